@@ -1,0 +1,85 @@
+// The configuration file (product.md section 3): TOML into validated structs with defaults.
+// The only place that knows TOML.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "pipeline/types.hpp"
+
+namespace vd {
+
+struct Paths {
+    std::string inbox = "/var/spool/videodrop/inbox";
+    std::string outbox = "/var/spool/videodrop/outbox";
+    std::string failed = "/var/spool/videodrop/failed";
+    std::string state = "/var/lib/videodrop";
+};
+
+struct Defaults {
+    std::string provider = "openai";
+    std::string model = "sora-2";
+    int seconds = 4;
+    std::string size = "1280x720";
+    std::vector<std::string> variants;
+};
+
+// A [providers.NAME] table: the core's view plus where its secrets come from.
+struct ProviderConfig {
+    ProviderSettings core;
+    std::string api_key_env;   // name of an environment variable
+    std::string api_key_file;  // a file holding one key
+    std::string keys_file;     // a file with several keys, one a line (a pool)
+    std::string proxy;         // http://, https://, socks5://, socks5h://
+};
+
+struct IntakeSettings {
+    Millis settle{250};
+    Millis rescan{30000};
+    int64_t max_image_bytes = 20 * 1024 * 1024;
+    int64_t max_manifest_bytes = 1024 * 1024;
+};
+
+struct LogSettings {
+    std::string level = "info";  // trace, debug, info, warn, error
+    std::string format = "text";  // text, json
+};
+
+struct Config {
+    std::string source;  // the file it came from ("" for built-in defaults)
+    Paths paths;
+    Defaults defaults;
+    std::map<std::string, ProviderConfig> providers;
+    IntakeSettings intake;
+    PollSettings polling;
+    BudgetSettings budget;
+    VerifySettings verify;
+    LogSettings log;
+    std::string metrics_textfile;
+
+    // What the pure core needs (key_count filled from `keys` when given).
+    Settings settings() const;
+};
+
+// Parses TOML text; errors name the source, the line, the key and the fix.
+tl::expected<Config, std::string> parse_config(std::string_view toml, const std::string& source);
+tl::expected<Config, std::string> load_config(const std::string& path);
+// --config, else $VIDEODROP_CONFIG, else ./videodrop.toml, else /etc/videodrop/videodrop.toml.
+// Returns the first that exists (or the explicit one even if missing, so the error names it).
+std::optional<std::string> find_config(const std::string& explicit_path);
+
+// "250ms", "10s", "30m", "1h" -> milliseconds.
+std::optional<Millis> parse_duration(std::string_view text);
+
+// The provider's API keys from api_key_env, api_key_file or keys_file. Never logged; an error
+// names where it looked, never a key.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+tl::expected<std::vector<std::string>, std::string> load_keys(const ProviderConfig& p,
+                                                              const EnvLookup& env);
+
+}  // namespace vd

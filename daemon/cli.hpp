@@ -1,0 +1,28 @@
+// Subcommands of the `videodrop` executable. Each lives in its own daemon/cmd_*.cpp and adds itself
+// to the CLI11 app; the callback stores the exit code in `rc`.
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace vd::cli {
+
+struct Globals {
+    std::string config;     // --config FILE
+    std::string log_level;  // --log-level, overrides [log] level
+};
+
+// Exit codes (product.md section 4).
+inline constexpr int kOk = 0;
+inline constexpr int kFatal = 1;
+inline constexpr int kUsage = 2;
+inline constexpr int kSomeFailed = 3;
+
+void add_run(CLI::App& app, Globals& g, int& rc);       // run, once
+void add_demo(CLI::App& app, Globals& g, int& rc);      // demo
+void add_validate(CLI::App& app, Globals& g, int& rc);  // validate, cost
+void add_manage(CLI::App& app, Globals& g, int& rc);    // submit, status, retry, cancel, check
+void add_mock_server(CLI::App& app, Globals& g, int& rc);
+
+}  // namespace vd::cli

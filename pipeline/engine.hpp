@@ -1,0 +1,103 @@
+// The engine: every job, the scheduler, limits and budget, as one pure state machine.
+// The shell feeds it events (with `now`) and carries out the commands it returns, in order.
+#pragma once
+
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "pipeline/http.hpp"
+#include "pipeline/job.hpp"
+#include "pipeline/ledger.hpp"
+#include "pipeline/scheduler.hpp"
+#include "pipeline/verdict.hpp"
+
+namespace vd {
+
+enum class Purpose { create, poll, list, check };
+
+// Commands, carried out by the shell in the order given.
+struct Persist {  // write the job record (tmp + fsync + rename) before what follows
+    Job job;
+};
+struct SendHttp {  // answer with Engine::on_http
+    std::string job;  // empty for provider-level requests (credential checks)
+    Purpose purpose;
+    HttpRequest request;
+};
+struct Download {  // stream to outbox/.tmp/<job>.<variant>; answer with Engine::on_download
+    std::string job;
+    std::string variant;  // "video", "thumbnail", "spritesheet"
+    HttpRequest request;
+};
+struct Probe {  // probe the downloaded video; answer with Engine::on_probe
+    std::string job;
+    Expectation expect;
+};
+struct Deliver {  // publish video + variants + sidecar; answer with Engine::on_delivered
+    Job job;
+};
+struct Fail {  // move the inputs to failed/ with NAME.error.json (job.error); no answer needed
+    Job job;
+};
+struct RecordSpend {  // append to the persisted ledger
+    LedgerEntry entry;
+};
+struct Log {
+    enum Level { debug, info, warn, error } level = info;
+    std::string text;
+};
+using Command = std::variant<Persist, SendHttp, Download, Probe, Deliver, Fail, RecordSpend, Log>;
+using Commands = std::vector<Command>;
+
+struct DownloadResult {
+    HttpResult http;    // status, headers, content type; body holds a small JSON answer, if any
+    int64_t bytes = 0;  // bytes written to the file
+};
+
+class Engine {
+public:
+    Engine(Settings settings, uint64_t seed);
+
+    // Replaces limits and providers (SIGHUP); jobs are kept.
+    void reconfigure(Settings settings);
+
+    // A new job from the inbox.
+    Commands add(const std::string& id, JobSpec spec, TimePoint now);
+    // Jobs and spend read back at start; in-flight work resumes safely (a create whose outcome was
+    // not recorded is reconciled, never resent blindly).
+    Commands restore(std::vector<Job> jobs, std::vector<LedgerEntry> ledger, TimePoint now);
+
+    Commands on_http(const std::string& job, Purpose purpose, const HttpResult& r, TimePoint now);
+    Commands on_download(const std::string& job, const std::string& variant,
+                         const DownloadResult& r, TimePoint now);
+    Commands on_probe(const std::string& job, const MediaInfo& info, TimePoint now);
+    Commands on_delivered(const std::string& job, const std::string& output_name, TimePoint now);
+    Commands cancel(const std::string& job, TimePoint now);
+
+    // Starts what may start now (downloads first, then submits by priority and arrival), polls
+    // what is due, enforces deadlines.
+    Commands tick(TimePoint now);
+    // When tick() next has something to do; nullopt when nothing is pending.
+    std::optional<TimePoint> next_wake() const;
+
+    const std::map<std::string, Job>& jobs() const { return jobs_; }
+    const Job* find(const std::string& id) const;
+    bool idle() const;              // every job terminal
+    bool only_budget_held() const;  // every live job waits for budget
+    const Ledger& ledger() const { return ledger_; }
+    const Scheduler& scheduler() const { return sched_; }
+
+private:
+    Settings settings_;
+    Scheduler sched_;
+    Ledger ledger_;
+    std::map<std::string, Job> jobs_;
+    uint64_t rng_;
+    uint64_t next_seq_ = 1;
+    // Helpers defined in engine.cpp.
+    friend struct EngineImpl;
+};
+
+}  // namespace vd

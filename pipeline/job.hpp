@@ -1,0 +1,86 @@
+// The job record: what the store persists and the engine changes (only through transition()).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "pipeline/types.hpp"
+
+namespace vd {
+
+enum class State {
+    claimed,       // taken from the inbox, not yet looked at by the scheduler
+    waiting,       // may not submit yet: rate limit, in-flight cap, budget, provider paused, backoff
+    submitting,    // the create is (about to be) on the wire; recorded before it is sent
+    reconciling,   // the create's outcome is unknown: looking for the video in the provider's list
+    queued,        // the provider accepted it
+    in_progress,   // rendering
+    downloading,   // fetching the MP4 (and variants)
+    verifying,     // probing the downloaded MP4
+    delivering,    // publishing into outbox/
+    delivered,     // terminal
+    failed,        // terminal
+    cancelled,     // terminal
+};
+std::string_view to_string(State s);
+std::optional<State> parse_state(std::string_view s);
+bool is_terminal(State s);
+// Holds a provider slot (counts against max_in_flight).
+bool is_in_flight(State s);
+
+// A failure as written into failed/NAME.error.json (product.md section 5).
+struct JobError {
+    std::string stage;  // intake|validate|budget|submit|generate|download|verify|deliver
+    std::string code;
+    std::string message;
+    int http_status = 0;
+    nlohmann::json provider_error;  // null when none
+    std::string request_id;
+    bool retryable = false;
+    std::string hint;
+};
+
+struct Job {
+    std::string id;  // unique per claim (the store assigns it); the name may repeat
+    JobSpec spec;
+    uint64_t seq = 0;  // arrival order
+    State state = State::claimed;
+    std::string why;  // for waiting: what it waits for, in the user's words
+
+    int key_slot = 0;
+    std::string video_id;
+    std::string status_word;  // as the provider last said it
+    int progress = 0;
+    std::string result_url;  // a dialect's direct link, when given
+    std::vector<std::string> request_ids;
+
+    TimePoint discovered{}, submit_sent{}, submitted{}, progress_seen{}, completed{}, delivered{};
+    std::optional<TimePoint> expires;  // provider download expiry
+    TimePoint next_action{};           // when the engine should look at it again
+    int progress_at_first_seen = 0;
+
+    int submit_attempts = 0;    // creates sent (ambiguous ones included)
+    int download_attempts = 0;  // video downloads started
+    int polls = 0;
+    int retries = 0;  // consecutive retryable failures, for backoff
+    int list_pages = 0;
+
+    double cost_usd = 0;  // estimated, reserved in the ledger at submit
+    bool charged = false;
+
+    std::vector<std::string> variants_done;  // variants downloaded into outbox/.tmp
+    std::string output_name;                 // the published stem (cat, cat-2, ...)
+    std::optional<JobError> error;
+};
+
+void to_json(nlohmann::json& j, const JobError& e);
+void from_json(const nlohmann::json& j, JobError& e);
+void to_json(nlohmann::json& j, const JobSpec& s);
+void from_json(const nlohmann::json& j, JobSpec& s);
+void to_json(nlohmann::json& j, const Job& job);
+void from_json(const nlohmann::json& j, Job& job);
+
+}  // namespace vd

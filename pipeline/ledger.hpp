@@ -1,0 +1,38 @@
+// The spend ledger: estimated costs reserved at submit, refunded when a create provably failed.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "pipeline/types.hpp"
+
+namespace vd {
+
+struct LedgerEntry {
+    TimePoint at{};
+    std::string job;
+    double usd = 0;  // negative for a refund
+};
+void to_json(nlohmann::json& j, const LedgerEntry& e);
+void from_json(const nlohmann::json& j, LedgerEntry& e);
+
+class Ledger {
+public:
+    void add(const LedgerEntry& e) { entries_.push_back(e); }
+    double total() const;
+    double on_day(TimePoint t) const;  // the UTC day containing t
+    // Why a cost may not be spent now under these caps, or nullopt when it may.
+    std::optional<std::string> refuse(double usd, TimePoint now, const BudgetSettings& b) const;
+    const std::vector<LedgerEntry>& entries() const { return entries_; }
+
+private:
+    std::vector<LedgerEntry> entries_;
+};
+
+// Estimated cost of a job from its model table.
+double estimate_cost(const JobSpec& job, const ProviderSettings& p);
+
+}  // namespace vd

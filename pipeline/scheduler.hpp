@@ -1,0 +1,73 @@
+// Who may submit now: per provider key, a token bucket for creates, a cap on jobs in flight,
+// Retry-After holds, a rate that slows after 429 and recovers, and pauses for fatal errors.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pipeline/types.hpp"
+
+namespace vd {
+
+// Creates per minute as a bucket of at most one minute's worth, refilled continuously.
+struct TokenBucket {
+    double tokens = 1;
+    TimePoint last{};
+    void refill(double per_minute, TimePoint now);
+    // When one token will be there (now, if it is).
+    TimePoint ready_at(double per_minute, TimePoint now) const;
+};
+
+struct KeyState {
+    TokenBucket bucket;
+    int in_flight = 0;
+    TimePoint hold_until{};  // Retry-After
+    double slowdown = 1.0;   // 1 = full rate; halves on 429, recovers on success
+    bool paused = false;     // credentials rejected or quota exhausted
+    std::string pause_reason;
+    TimePoint next_check{};  // when to try the credentials again
+    int creates_sent = 0;
+};
+
+class Scheduler {
+public:
+    void configure(const std::map<std::string, ProviderSettings>& providers);
+
+    // The key slot a job of this provider may submit with now, or why it may not and when to
+    // look again.
+    struct Decision {
+        std::optional<int> slot;
+        std::string why;
+        TimePoint retry_at{};
+    };
+    Decision can_submit(const std::string& provider, TimePoint now) const;
+    void on_submit(const std::string& provider, int slot, TimePoint now);  // takes a token
+    void on_release(const std::string& provider, int slot);  // a job left flight
+    void on_acquire(const std::string& provider, int slot);  // a restored job in flight
+    void on_rate_limited(const std::string& provider, int slot, Millis retry_after, TimePoint now);
+    void on_success(const std::string& provider, int slot);
+    void pause(const std::string& provider, int slot, std::string reason, TimePoint next_check);
+    void resume(const std::string& provider, int slot);
+
+    const KeyState* key(const std::string& provider, int slot) const;
+    bool paused(const std::string& provider) const;  // every key paused
+    // Creates sent per key in one window of time, for invariant checks.
+    const std::map<std::string, std::vector<KeyState>>& keys() const { return keys_; }
+
+private:
+    std::map<std::string, ProviderSettings> providers_;
+    std::map<std::string, std::vector<KeyState>> keys_;
+};
+
+// Capped exponential backoff with jitter in [0, 1): min(base * 2^n, cap) minus up to 25%.
+Millis backoff(int attempt, double jitter, Millis base = Millis{500}, Millis cap = Millis{8000});
+
+// When to poll next: between min and max interval, near the predicted completion from the
+// progress reported so far, never before the provider's poll-after hint.
+TimePoint next_poll(const PollSettings& s, TimePoint now, TimePoint progress_seen,
+                    int progress_at_first_seen, int progress, int polls,
+                    std::optional<Millis> poll_after);
+
+}  // namespace vd

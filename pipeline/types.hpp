@@ -1,0 +1,122 @@
+// Plain value types shared by the pure core and the shell.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace vd {
+
+using Millis = std::chrono::milliseconds;
+// Wall-clock time in milliseconds. The core never reads a clock: the shell passes `now` in.
+using TimePoint = std::chrono::time_point<std::chrono::system_clock, Millis>;
+
+inline int64_t to_ms(TimePoint t) { return t.time_since_epoch().count(); }
+inline TimePoint from_ms(int64_t ms) { return TimePoint{Millis{ms}}; }
+
+struct Size {
+    int width = 0;
+    int height = 0;
+    friend bool operator==(const Size&, const Size&) = default;
+};
+std::string to_string(Size s);                  // "1280x720"
+std::optional<Size> parse_size(std::string_view text);  // "1280x720" -> {1280, 720}
+
+// One model of a provider's model table ([providers.NAME.models.MODEL]).
+struct ModelSpec {
+    std::string name;
+    std::vector<int> seconds;          // allowed durations
+    std::vector<std::string> sizes;    // allowed "WxH"
+    double usd_per_second = 0;
+};
+
+enum class AuthScheme { bearer, bare, basic };
+enum class CreateEncoding { multipart, json, auto_ };  // auto_: JSON without an image, multipart with one
+enum class DurationField { seconds_string, seconds_int, duration_int };
+enum class SizeField { size, width_height };
+
+// How a provider deviates from the reference protocol (shared/spec/providers.md section 2).
+// Defaults are the reference protocol.
+struct Dialect {
+    AuthScheme auth = AuthScheme::bearer;
+    CreateEncoding encoding = CreateEncoding::multipart;
+    DurationField duration = DurationField::seconds_string;
+    SizeField size = SizeField::size;
+    // Extra status words, on top of the built-in table (case-insensitive).
+    std::vector<std::string> queued_words, running_words, completed_words, failed_words;
+    // Whether a result URL found in the video object may be sent the API key (same host only anyway).
+    bool url_gets_key = false;
+};
+
+// One [providers.NAME] table. The keys themselves never enter the core: requests name a key slot
+// and the shell adds the credentials.
+struct ProviderSettings {
+    std::string name;
+    std::string protocol = "openai-videos";  // "openai-videos", "chat-sse", "mock"
+    std::string base_url;                    // e.g. "https://api.openai.com/v1"
+    int key_count = 1;                       // size of the key pool
+    double submits_per_minute = 5;
+    int max_in_flight = 8;
+    std::map<std::string, ModelSpec> models;
+    Dialect dialect;
+};
+
+struct PollSettings {
+    Millis min_interval{2000};
+    Millis max_interval{30000};
+    Millis job_timeout{45 * 60 * 1000};
+};
+
+struct BudgetSettings {
+    double usd_per_day = 0;  // 0 = no cap
+    double usd_total = 0;
+};
+
+struct VerifySettings {
+    Millis duration_tolerance{500};
+    bool require_audio = false;
+    int max_download_attempts = 3;
+};
+
+// What the core needs to know of the configuration.
+struct Settings {
+    std::map<std::string, ProviderSettings> providers;
+    PollSettings polling;
+    BudgetSettings budget;
+    VerifySettings verify;
+    int max_submit_attempts = 8;  // retryable failures of a create before the job fails
+};
+
+// A storyboard shot.
+struct Shot {
+    int seconds = 0;
+    std::string prompt;
+};
+
+// A validated job request: a manifest with defaults applied, checked against the model table.
+struct JobSpec {
+    std::string name;  // the manifest's stem
+    std::string provider;
+    std::string model;
+    int seconds = 0;
+    Size size;
+    std::string prompt;
+    std::string image;            // reference image ready to upload (already fitted), empty = none
+    std::string image_original;   // file name of the image as given in the manifest
+    std::string image_sha256;     // of the original
+    std::string image_fit = "cover";
+    std::string remix_of;         // provider video id, empty = none
+    int priority = 0;
+    std::vector<std::string> variants;  // "thumbnail", "spritesheet"
+    nlohmann::json meta = nlohmann::json::object();
+    nlohmann::json manifest = nlohmann::json::object();  // as read, with defaults filled in
+    std::string manifest_file;    // the claimed manifest's file name (for failed/)
+    std::vector<std::string> companion_files;  // e.g. the image beside a .txt
+};
+
+}  // namespace vd
