@@ -31,10 +31,10 @@ bench: deps build/release/Makefile
 	bench/run.sh build/release
 
 format:
-	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.cc')
 
 format-check:
-	clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.hpp')
+	clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.hpp' '*.cc')
 
 clean:
 	rm -rf build

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "pipeline/http.hpp"
 #include "pipeline/job.hpp"
 #include "pipeline/ledger.hpp"
+#include "pipeline/protocol.hpp"
 #include "pipeline/scheduler.hpp"
 #include "pipeline/verdict.hpp"
 
@@ -21,7 +23,7 @@ enum class Purpose { create, poll, list, check };
 struct Persist {  // write the job record (tmp + fsync + rename) before what follows
     Job job;
 };
-struct SendHttp {  // answer with Engine::on_http
+struct SendHttp {     // answer with Engine::on_http
     std::string job;  // empty for provider-level requests (credential checks)
     Purpose purpose;
     HttpRequest request;
@@ -57,7 +59,7 @@ struct DownloadResult {
 };
 
 class Engine {
-public:
+  public:
     Engine(Settings settings, uint64_t seed);
 
     // Replaces limits and providers (SIGHUP); jobs are kept.
@@ -89,15 +91,36 @@ public:
     const Ledger& ledger() const { return ledger_; }
     const Scheduler& scheduler() const { return sched_; }
 
-private:
+  private:
+    // The one place a job's state changes; logs `job=NAME a -> b (why)`.
+    void transition(Job& job, State to, std::string why, Commands& out);
+    void fail(Job& job, JobError error, Commands& out);
+    void release(Job& job);
+    void refund(Job& job, TimePoint now, Commands& out);
+    double jitter();
+    const ProviderSettings* provider(const Job& job) const;
+
+    void on_create(Job& job, const HttpResult& r, TimePoint now, Commands& out);
+    void on_poll(Job& job, const HttpResult& r, TimePoint now, Commands& out);
+    void on_list(Job& job, const HttpResult& r, TimePoint now, Commands& out);
+    void on_check(const std::string& target, const HttpResult& r, TimePoint now, Commands& out);
+    void apply_video(Job& job, const protocol::Video& v, const HttpResult& r, TimePoint now,
+                     Commands& out);
+    void start_submit(Job& job, int slot, TimePoint now, Commands& out);
+    void start_download(Job& job, TimePoint now, Commands& out);
+    void after_verified(Job& job, TimePoint now, Commands& out);
+    void pause_provider(Job* job, const std::string& provider, int slot, const std::string& why,
+                        TimePoint now, Commands& out);
+
     Settings settings_;
     Scheduler sched_;
     Ledger ledger_;
     std::map<std::string, Job> jobs_;
+    std::set<std::string> checking_;       // provider key slots whose credentials are being checked
+    std::optional<TimePoint> sched_wake_;  // when a rate-limited submit may go, from the last tick
+    TimePoint last_tick_{};
     uint64_t rng_;
     uint64_t next_seq_ = 1;
-    // Helpers defined in engine.cpp.
-    friend struct EngineImpl;
 };
 
 }  // namespace vd

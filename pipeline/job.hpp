@@ -8,22 +8,23 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/types.hpp"
+#include "pipeline/verdict.hpp"
 
 namespace vd {
 
 enum class State {
-    claimed,       // taken from the inbox, not yet looked at by the scheduler
-    waiting,       // may not submit yet: rate limit, in-flight cap, budget, provider paused, backoff
-    submitting,    // the create is (about to be) on the wire; recorded before it is sent
-    reconciling,   // the create's outcome is unknown: looking for the video in the provider's list
-    queued,        // the provider accepted it
-    in_progress,   // rendering
-    downloading,   // fetching the MP4 (and variants)
-    verifying,     // probing the downloaded MP4
-    delivering,    // publishing into outbox/
-    delivered,     // terminal
-    failed,        // terminal
-    cancelled,     // terminal
+    claimed,      // taken from the inbox, not yet looked at by the scheduler
+    waiting,      // may not submit yet: rate limit, in-flight cap, budget, provider paused, backoff
+    submitting,   // the create is (about to be) on the wire; recorded before it is sent
+    reconciling,  // the create's outcome is unknown: looking for the video in the provider's list
+    queued,       // the provider accepted it
+    in_progress,  // rendering
+    downloading,  // fetching the MP4 (and variants)
+    verifying,    // probing the downloaded MP4
+    delivering,   // publishing into outbox/
+    delivered,    // terminal
+    failed,       // terminal
+    cancelled,    // terminal
 };
 std::string_view to_string(State s);
 std::optional<State> parse_state(std::string_view s);
@@ -67,13 +68,19 @@ struct Job {
     int polls = 0;
     int retries = 0;  // consecutive retryable failures, for backoff
     int list_pages = 0;
+    int reconcile_passes = 0;  // lists that did not show the video; two in a row prove it absent
 
     double cost_usd = 0;  // estimated, reserved in the ledger at submit
     bool charged = false;
 
-    std::vector<std::string> variants_done;  // variants downloaded into outbox/.tmp
-    std::string output_name;                 // the published stem (cat, cat-2, ...)
+    std::vector<std::string> variants_done;     // downloaded into outbox/.tmp ("video" first)
+    std::vector<std::string> variants_missing;  // asked for but not to be had; delivered without
+    std::string output_name;                    // the published stem (cat, cat-2, ...)
+    MediaInfo media;                            // what the probe read of the delivered video
     std::optional<JobError> error;
+
+    bool awaiting =
+        false;  // a request of the engine's is on the wire (runtime only, not persisted)
 };
 
 void to_json(nlohmann::json& j, const JobError& e);

@@ -1,6 +1,7 @@
 // The spend ledger: estimated costs reserved at submit, refunded when a create provably failed.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,16 +21,18 @@ void to_json(nlohmann::json& j, const LedgerEntry& e);
 void from_json(const nlohmann::json& j, LedgerEntry& e);
 
 class Ledger {
-public:
-    void add(const LedgerEntry& e) { entries_.push_back(e); }
+  public:
+    void add(const LedgerEntry& e);
     double total() const;
     double on_day(TimePoint t) const;  // the UTC day containing t
     // Why a cost may not be spent now under these caps, or nullopt when it may.
     std::optional<std::string> refuse(double usd, TimePoint now, const BudgetSettings& b) const;
     const std::vector<LedgerEntry>& entries() const { return entries_; }
 
-private:
+  private:
     std::vector<LedgerEntry> entries_;
+    double total_ = 0;
+    std::map<int64_t, double> days_;  // UTC day number -> spend
 };
 
 // Estimated cost of a job from its model table.

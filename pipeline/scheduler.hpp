@@ -2,6 +2,7 @@
 // Retry-After holds, a rate that slows after 429 and recovers, and pauses for fatal errors.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -11,10 +12,12 @@
 
 namespace vd {
 
-// Creates per minute as a bucket of at most one minute's worth, refilled continuously.
+// Creates per minute as a token bucket that holds at most a tenth of a minute's worth (so creates
+// are spread out rather than sent in one burst), refilled continuously.
 struct TokenBucket {
-    double tokens = 1;
+    double tokens = -1;  // < 0: not started, full at first use
     TimePoint last{};
+    static double capacity(double per_minute);
     void refill(double per_minute, TimePoint now);
     // When one token will be there (now, if it is).
     TimePoint ready_at(double per_minute, TimePoint now) const;
@@ -22,6 +25,9 @@ struct TokenBucket {
 
 struct KeyState {
     TokenBucket bucket;
+    // Creates of the last minute: a hard guarantee that no 60 s window holds more than
+    // submits_per_minute, whatever the bucket allowed.
+    std::deque<TimePoint> recent;
     int in_flight = 0;
     TimePoint hold_until{};  // Retry-After
     double slowdown = 1.0;   // 1 = full rate; halves on 429, recovers on success
@@ -32,7 +38,7 @@ struct KeyState {
 };
 
 class Scheduler {
-public:
+  public:
     void configure(const std::map<std::string, ProviderSettings>& providers);
 
     // The key slot a job of this provider may submit with now, or why it may not and when to
@@ -44,8 +50,9 @@ public:
     };
     Decision can_submit(const std::string& provider, TimePoint now) const;
     void on_submit(const std::string& provider, int slot, TimePoint now);  // takes a token
-    void on_release(const std::string& provider, int slot);  // a job left flight
-    void on_acquire(const std::string& provider, int slot);  // a restored job in flight
+    // A job entered or left flight (the engine calls these on state changes only).
+    void on_acquire(const std::string& provider, int slot);
+    void on_release(const std::string& provider, int slot);
     void on_rate_limited(const std::string& provider, int slot, Millis retry_after, TimePoint now);
     void on_success(const std::string& provider, int slot);
     void pause(const std::string& provider, int slot, std::string reason, TimePoint next_check);
@@ -56,7 +63,8 @@ public:
     // Creates sent per key in one window of time, for invariant checks.
     const std::map<std::string, std::vector<KeyState>>& keys() const { return keys_; }
 
-private:
+  private:
+    KeyState* mut(const std::string& provider, int slot);
     std::map<std::string, ProviderSettings> providers_;
     std::map<std::string, std::vector<KeyState>> keys_;
 };

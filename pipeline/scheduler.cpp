@@ -1,0 +1,206 @@
+#include "pipeline/scheduler.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+namespace vd {
+
+namespace {
+
+constexpr Millis kMinute{60 * 1000};
+
+double effective_rate(const ProviderSettings& p, const KeyState& k) {
+    return std::max(p.submits_per_minute * k.slowdown, 0.1);
+}
+
+// How many creates one key may have sent within the last minute.
+int window_limit(const ProviderSettings& p, const KeyState& k) {
+    return std::max(1, static_cast<int>(std::floor(effective_rate(p, k) + 1e-9)));
+}
+
+}  // namespace
+
+double TokenBucket::capacity(double per_minute) {
+    return std::max(1.0, per_minute / 10.0);
+}
+
+void TokenBucket::refill(double per_minute, TimePoint now) {
+    double cap = capacity(per_minute);
+    if (tokens < 0) {
+        tokens = cap;
+        last = now;
+        return;
+    }
+    if (now > last) {
+        tokens = std::min(cap, tokens + per_minute * double((now - last).count()) / 60000.0);
+        last = now;
+    }
+}
+
+TimePoint TokenBucket::ready_at(double per_minute, TimePoint now) const {
+    if (tokens < 0) return now;
+    double have = std::min(
+        capacity(per_minute),
+        tokens + per_minute * double(std::max<int64_t>(0, (now - last).count())) / 60000.0);
+    if (have >= 1.0) return now;
+    double ms = (1.0 - have) * 60000.0 / per_minute;
+    return now + Millis{static_cast<int64_t>(std::ceil(ms))};
+}
+
+void Scheduler::configure(const std::map<std::string, ProviderSettings>& providers) {
+    providers_ = providers;
+    for (const auto& [name, p] : providers) {
+        auto& keys = keys_[name];
+        keys.resize(std::max(1, p.key_count));
+    }
+}
+
+Scheduler::Decision Scheduler::can_submit(const std::string& provider, TimePoint now) const {
+    Decision d;
+    auto pit = providers_.find(provider);
+    auto kit = keys_.find(provider);
+    if (pit == providers_.end() || kit == keys_.end()) {
+        d.why = "provider " + provider + " is not configured";
+        d.retry_at = TimePoint::max();
+        return d;
+    }
+    const auto& p = pit->second;
+    TimePoint earliest = TimePoint::max();
+    std::string why;
+    int paused = 0;
+    for (int slot = 0; slot < static_cast<int>(kit->second.size()); ++slot) {
+        const KeyState& k = kit->second[slot];
+        if (k.paused) {
+            ++paused;
+            why = "provider " + provider + " paused: " + k.pause_reason;
+            continue;  // a successful credentials check resumes it, not a time
+        }
+        if (k.in_flight >= p.max_in_flight) {
+            if (why.empty() || why.starts_with("provider"))
+                why = "max_in_flight (" + std::to_string(p.max_in_flight) + ") reached";
+            continue;  // frees up on a release, not at a time
+        }
+        TimePoint at = now;
+        if (k.hold_until > at) {
+            at = k.hold_until;
+            why = "provider asked to retry later (Retry-After)";
+        }
+        double rate = effective_rate(p, k);
+        TimePoint bucket_at = k.bucket.ready_at(rate, now);
+        if (static_cast<int>(k.recent.size()) >= window_limit(p, k))
+            bucket_at =
+                std::max(bucket_at, k.recent[k.recent.size() - window_limit(p, k)] + kMinute);
+        if (bucket_at > at) {
+            at = bucket_at;
+            why = "submits_per_minute (" + std::to_string(int(std::round(rate))) + ") reached";
+        }
+        if (at <= now) {
+            d.slot = slot;
+            return d;
+        }
+        earliest = std::min(earliest, at);
+    }
+    if (paused == static_cast<int>(kit->second.size()))
+        why = "provider " + provider + " paused: " + kit->second.front().pause_reason;
+    d.why = why;
+    d.retry_at = earliest;
+    return d;
+}
+
+void Scheduler::on_submit(const std::string& provider, int slot, TimePoint now) {
+    auto pit = providers_.find(provider);
+    KeyState* k = mut(provider, slot);
+    if (!k || pit == providers_.end()) return;
+    double rate = effective_rate(pit->second, *k);
+    k->bucket.refill(rate, now);
+    k->bucket.tokens -= 1;
+    k->recent.push_back(now);
+    while (!k->recent.empty() && k->recent.front() + kMinute <= now)
+        k->recent.pop_front();
+    ++k->creates_sent;
+}
+
+void Scheduler::on_release(const std::string& provider, int slot) {
+    if (auto* k = mut(provider, slot); k && k->in_flight > 0) --k->in_flight;
+}
+
+void Scheduler::on_acquire(const std::string& provider, int slot) {
+    if (auto* k = mut(provider, slot)) ++k->in_flight;
+}
+
+void Scheduler::on_rate_limited(const std::string& provider, int slot, Millis retry_after,
+                                TimePoint now) {
+    auto* k = mut(provider, slot);
+    if (!k) return;
+    k->hold_until = std::max(k->hold_until, now + retry_after);
+    k->slowdown = std::max(0.125, k->slowdown / 2);
+}
+
+void Scheduler::on_success(const std::string& provider, int slot) {
+    // Recovers gradually: eight clean creates bring a halved rate back to full.
+    if (auto* k = mut(provider, slot)) k->slowdown = std::min(1.0, k->slowdown * 1.09);
+}
+
+void Scheduler::pause(const std::string& provider, int slot, std::string reason,
+                      TimePoint next_check) {
+    if (auto* k = mut(provider, slot)) {
+        k->paused = true;
+        k->pause_reason = std::move(reason);
+        k->next_check = next_check;
+    }
+}
+
+void Scheduler::resume(const std::string& provider, int slot) {
+    if (auto* k = mut(provider, slot)) {
+        k->paused = false;
+        k->pause_reason.clear();
+    }
+}
+
+KeyState* Scheduler::mut(const std::string& provider, int slot) {
+    return const_cast<KeyState*>(std::as_const(*this).key(provider, slot));
+}
+
+const KeyState* Scheduler::key(const std::string& provider, int slot) const {
+    auto it = keys_.find(provider);
+    if (it == keys_.end() || slot < 0 || slot >= static_cast<int>(it->second.size()))
+        return nullptr;
+    return &it->second[slot];
+}
+
+bool Scheduler::paused(const std::string& provider) const {
+    auto it = keys_.find(provider);
+    if (it == keys_.end()) return false;
+    return std::all_of(it->second.begin(), it->second.end(),
+                       [](const KeyState& k) { return k.paused; });
+}
+
+Millis backoff(int attempt, double jitter, Millis base, Millis cap) {
+    attempt = std::clamp(attempt, 0, 30);
+    double d = std::min(double(base.count()) * std::pow(2.0, attempt), double(cap.count()));
+    d -= d * 0.25 * std::clamp(jitter, 0.0, 1.0);
+    return Millis{static_cast<int64_t>(d)};
+}
+
+TimePoint next_poll(const PollSettings& s, TimePoint now, TimePoint progress_seen,
+                    int progress_at_first_seen, int progress, int polls,
+                    std::optional<Millis> poll_after) {
+    double interval;
+    int gained = progress - progress_at_first_seen;
+    auto elapsed = (now - progress_seen).count();
+    if (gained > 0 && elapsed > 0) {
+        // Predict completion from the rate seen so far and look right then.
+        double per_ms = double(gained) / double(elapsed);
+        interval = double(100 - progress) / per_ms;
+    } else {
+        // Nothing to predict from yet: start at min_interval and double.
+        interval = double(s.min_interval.count()) * std::pow(2.0, std::min(polls, 10));
+    }
+    interval = std::clamp(interval, double(s.min_interval.count()), double(s.max_interval.count()));
+    Millis wait{static_cast<int64_t>(interval)};
+    if (poll_after && *poll_after > wait) wait = *poll_after;
+    return now + wait;
+}
+
+}  // namespace vd
