@@ -1,0 +1,426 @@
+// The engine's rules, one named situation each, without sockets, files or sleeps.
+#include <catch2/catch.hpp>
+
+#include "pipeline/engine.hpp"
+
+namespace vd {
+namespace {
+
+const TimePoint T0 = from_ms(1'800'000'000'000);
+
+Settings settings(double rpm = 60, int in_flight = 8) {
+    Settings s;
+    ProviderSettings p;
+    p.name = "p";
+    p.base_url = "http://p.test/v1";
+    p.submits_per_minute = rpm;
+    p.max_in_flight = in_flight;
+    p.models["sora-2"] = ModelSpec{"sora-2", {4, 8, 12}, {"1280x720", "720x1280"}, 0.10};
+    s.providers["p"] = p;
+    return s;
+}
+
+JobSpec spec(const std::string& name, int priority = 0) {
+    JobSpec j;
+    j.name = name;
+    j.provider = "p";
+    j.model = "sora-2";
+    j.seconds = 8;
+    j.size = {1280, 720};
+    j.prompt = "prompt of " + name;
+    j.priority = priority;
+    return j;
+}
+
+HttpResult json(int status, const nlohmann::json& body,
+                std::vector<std::pair<std::string, std::string>> headers = {}) {
+    HttpResult r;
+    r.status = status;
+    r.content_type = "application/json";
+    r.body = body.dump();
+    r.headers = std::move(headers);
+    r.headers.emplace_back("x-request-id", "req_1");
+    return r;
+}
+
+nlohmann::json video(const std::string& id, const std::string& status, int progress,
+                     const JobSpec& s, TimePoint created) {
+    return {{"id", id},
+            {"object", "video"},
+            {"status", status},
+            {"progress", progress},
+            {"model", s.model},
+            {"size", to_string(s.size)},
+            {"seconds", std::to_string(s.seconds)},
+            {"prompt", s.prompt},
+            {"created_at", to_ms(created) / 1000}};
+}
+
+template <class T>
+std::vector<T> all(const Commands& cs) {
+    std::vector<T> out;
+    for (const auto& c : cs)
+        if (auto* x = std::get_if<T>(&c)) out.push_back(*x);
+    return out;
+}
+
+template <class T>
+int index_of(const Commands& cs, int from = 0) {
+    for (int i = from; i < static_cast<int>(cs.size()); ++i)
+        if (std::holds_alternative<T>(cs[i])) return i;
+    return -1;
+}
+
+std::vector<SendHttp> sends(const Commands& cs, Purpose p) {
+    std::vector<SendHttp> out;
+    for (const auto& s : all<SendHttp>(cs))
+        if (s.purpose == p) out.push_back(s);
+    return out;
+}
+
+// Adds a job and lets the first tick submit it.
+Commands add_and_submit(Engine& e, const std::string& name, TimePoint now = T0) {
+    e.add(name, spec(name), now);
+    return e.tick(now);
+}
+
+}  // namespace
+
+TEST_CASE("a job is recorded as submitting before its create goes out", "[engine]") {
+    Engine e(settings(), 1);
+    auto added = e.add("a", spec("a"), T0);
+    REQUIRE(all<Persist>(added).size() == 1);
+    auto cs = e.tick(T0);
+    int persist = index_of<Persist>(cs);
+    int send = index_of<SendHttp>(cs);
+    REQUIRE(persist >= 0);
+    REQUIRE(send > persist);
+    CHECK(std::get<Persist>(cs[persist]).job.state == State::submitting);
+    CHECK(std::get<SendHttp>(cs[send]).request.method == "POST");
+    CHECK(e.ledger().total() == Approx(0.80));
+}
+
+TEST_CASE("the provider's id is recorded before the first poll", "[engine]") {
+    Engine e(settings(), 1);
+    add_and_submit(e, "a");
+    auto cs = e.on_http("a", Purpose::create,
+                        json(200, video("video_1", "queued", 0, spec("a"), T0)), T0 + Millis{200});
+    auto persisted = all<Persist>(cs);
+    REQUIRE(!persisted.empty());
+    CHECK(persisted.back().job.video_id == "video_1");
+    CHECK(sends(cs, Purpose::poll).empty());
+    auto later = e.tick(T0 + Millis{60000});
+    REQUIRE(sends(later, Purpose::poll).size() == 1);
+    CHECK(sends(later, Purpose::poll)[0].request.url == "http://p.test/v1/videos/video_1");
+}
+
+TEST_CASE("429 with retry-after-ms defers the submit, refunds and slows the rate", "[engine]") {
+    Engine e(settings(), 1);
+    add_and_submit(e, "a");
+    auto r = json(429, {{"error", {{"code", "rate_limit_exceeded"}, {"message", "slow down"}}}},
+                  {{"retry-after-ms", "5000"}});
+    auto cs = e.on_http("a", Purpose::create, r, T0 + Millis{100});
+    CHECK(e.find("a")->state == State::waiting);
+    CHECK(e.ledger().total() == Approx(0.0));
+    CHECK(e.scheduler().key("p", 0)->slowdown == Approx(0.5));
+    CHECK(sends(e.tick(T0 + Millis{2000}), Purpose::create).empty());
+    CHECK(sends(e.tick(T0 + Millis{5200}), Purpose::create).size() == 1);
+}
+
+TEST_CASE("a lost create answer is reconciled: the listed video is adopted, not resent",
+          "[engine]") {
+    Engine e(settings(), 1);
+    add_and_submit(e, "a");
+    HttpResult lost;
+    lost.transport = TransportError::after_send;
+    lost.transport_message = "Operation timed out";
+    e.on_http("a", Purpose::create, lost, T0 + Millis{30000});
+    REQUIRE(e.find("a")->state == State::reconciling);
+    CHECK(e.ledger().total() == Approx(0.80));  // it may have been billed
+    auto cs = e.tick(T0 + Millis{36000});
+    REQUIRE(sends(cs, Purpose::list).size() == 1);
+    CHECK(sends(cs, Purpose::create).empty());
+    nlohmann::json list = {{"object", "list"},
+                           {"data", {video("video_9", "in_progress", 10, spec("a"), T0)}},
+                           {"has_more", false}};
+    e.on_http("a", Purpose::list, json(200, list), T0 + Millis{36100});
+    CHECK(e.find("a")->state == State::in_progress);
+    CHECK(e.find("a")->video_id == "video_9");
+    CHECK(e.find("a")->submit_attempts == 1);
+}
+
+TEST_CASE("a create missing from two lists in a row is sent again", "[engine]") {
+    Engine e(settings(), 1);
+    add_and_submit(e, "a");
+    e.on_http("a", Purpose::create, json(502, {{"error", {{"message", "bad gateway"}}}}),
+              T0 + Millis{1000});
+    REQUIRE(e.find("a")->state == State::reconciling);
+    nlohmann::json empty = {
+        {"object", "list"}, {"data", nlohmann::json::array()}, {"has_more", false}};
+    e.tick(T0 + Millis{7000});
+    e.on_http("a", Purpose::list, json(200, empty), T0 + Millis{7100});
+    CHECK(e.find("a")->state == State::reconciling);  // one look proves nothing yet
+    CHECK(sends(e.tick(T0 + Millis{10000}), Purpose::create).empty());
+    auto second = e.tick(T0 + Millis{23000});
+    REQUIRE(sends(second, Purpose::list).size() == 1);
+    e.on_http("a", Purpose::list, json(200, empty), T0 + Millis{23100});
+    auto cs = e.tick(T0 + Millis{23200});
+    CHECK(sends(cs, Purpose::create).size() == 1);
+    CHECK(e.find("a")->submit_attempts == 2);
+}
+
+TEST_CASE("401 pauses the provider: jobs wait, none fail, a good check resumes", "[engine]") {
+    Engine e(settings(), 1);
+    add_and_submit(e, "a");
+    e.add("b", spec("b"), T0);
+    auto r =
+        json(401, {{"error", {{"code", "invalid_api_key"}, {"message", "Incorrect API key"}}}});
+    e.on_http("a", Purpose::create, r, T0 + Millis{100});
+    e.tick(T0 + Millis{200});
+    CHECK(e.find("a")->state == State::waiting);
+    CHECK(e.find("b")->state != State::failed);
+    CHECK(e.scheduler().paused("p"));
+    CHECK(e.ledger().total() == Approx(0.0));
+    auto check = e.tick(T0 + Millis{61000});
+    auto checks = sends(check, Purpose::check);
+    REQUIRE(checks.size() == 1);
+    CHECK(checks[0].request.url == "http://p.test/v1/models");
+    e.on_http(checks[0].job, Purpose::check, json(200, {{"data", nlohmann::json::array()}}),
+              T0 + Millis{61100});
+    CHECK_FALSE(e.scheduler().paused("p"));
+    auto resumed = e.tick(T0 + Millis{61200});
+    CHECK(sends(resumed, Purpose::create).size() == 2);
+}
+
+TEST_CASE("moderation fails the job with the provider's code and words", "[engine]") {
+    Engine e(settings(), 1);
+    add_and_submit(e, "a");
+    auto v = video("video_1", "failed", 0, spec("a"), T0);
+    v["error"] = {{"code", "moderation_blocked"}, {"message", "Your request was blocked"}};
+    auto cs = e.on_http("a", Purpose::create, json(200, v), T0 + Millis{100});
+    auto fails = all<Fail>(cs);
+    REQUIRE(fails.size() == 1);
+    REQUIRE(fails[0].job.error);
+    CHECK(fails[0].job.error->stage == "generate");
+    CHECK(fails[0].job.error->code == "moderation_blocked");
+    CHECK(fails[0].job.error->message == "Your request was blocked");
+}
+
+TEST_CASE("a completed video is downloaded, verified and delivered", "[engine]") {
+    Engine e(settings(), 1);
+    add_and_submit(e, "a");
+    auto s = spec("a");
+    s.variants = {"thumbnail"};
+    e.on_http("a", Purpose::create, json(200, video("v1", "completed", 100, s, T0)),
+              T0 + Millis{100});
+    auto dl = all<Download>(e.tick(T0 + Millis{200}));
+    REQUIRE(dl.size() == 1);
+    CHECK(dl[0].variant == "video");
+    CHECK(dl[0].request.url == "http://p.test/v1/videos/v1/content?variant=video");
+    HttpResult ok;
+    ok.status = 200;
+    ok.content_type = "video/mp4";
+    e.on_download("a", "video", {ok, 1000}, T0 + Millis{300});
+    auto probes = all<Probe>(e.tick(T0 + Millis{300}));
+    REQUIRE(probes.size() == 1);
+    CHECK(probes[0].expect.size == Size{1280, 720});
+    MediaInfo m;
+    m.opened = true;
+    m.has_video = true;
+    m.video_codec = "h264";
+    m.width = 1280;
+    m.height = 720;
+    m.duration = 8.0;
+    m.frames = 64;
+    m.video_packets = 64;
+    m.last_video_pts = 8.0;
+    auto cs = e.on_probe("a", m, T0 + Millis{400});
+    REQUIRE(all<Deliver>(cs).size() == 1);
+    e.on_delivered("a", "a", T0 + Millis{500});
+    CHECK(e.find("a")->state == State::delivered);
+    CHECK(e.idle());
+}
+
+TEST_CASE("a truncated download is fetched again, then fails at verify after the limit",
+          "[engine]") {
+    Settings st = settings();
+    st.verify.max_download_attempts = 2;
+    Engine e(st, 1);
+    add_and_submit(e, "a");
+    e.on_http("a", Purpose::create, json(200, video("v1", "completed", 100, spec("a"), T0)),
+              T0 + Millis{100});
+    MediaInfo truncated;
+    truncated.opened = true;
+    truncated.has_video = true;
+    truncated.video_codec = "h264";
+    truncated.width = 1280;
+    truncated.height = 720;
+    truncated.duration = 8.0;
+    truncated.frames = 64;
+    truncated.video_packets = 30;
+    truncated.last_video_pts = 3.7;
+    HttpResult ok;
+    ok.status = 200;
+    ok.content_type = "video/mp4";
+    TimePoint t = T0 + Millis{200};
+    for (int attempt = 1; attempt <= 2; ++attempt) {
+        REQUIRE(all<Download>(e.tick(t)).size() == 1);
+        e.on_download("a", "video", {ok, 1000}, t);
+        REQUIRE(all<Probe>(e.tick(t)).size() == 1);
+        auto cs = e.on_probe("a", truncated, t);
+        if (attempt == 1)
+            CHECK(e.find("a")->state == State::downloading);
+        else {
+            auto fails = all<Fail>(cs);
+            REQUIRE(fails.size() == 1);
+            CHECK(fails[0].job.error->stage == "verify");
+            CHECK(fails[0].job.error->code == "truncated");
+        }
+        t += Millis{100};
+    }
+}
+
+TEST_CASE("a create that would cross usd_total waits and says why", "[engine]") {
+    Settings st = settings();
+    st.budget.usd_total = 1.0;  // one 8 s job at $0.10/s fits, two do not
+    Engine e(st, 1);
+    e.add("a", spec("a"), T0);
+    e.add("b", spec("b"), T0);
+    auto cs = e.tick(T0);
+    CHECK(sends(cs, Purpose::create).size() == 1);
+    CHECK(e.find("b")->state == State::waiting);
+    CHECK(e.find("b")->why.rfind("budget", 0) == 0);
+    CHECK(e.only_budget_held() == false);  // "a" is in flight
+}
+
+TEST_CASE("max_in_flight holds submits until a job leaves flight", "[engine]") {
+    Engine e(settings(60, 1), 1);
+    e.add("a", spec("a"), T0);
+    e.add("b", spec("b"), T0);
+    CHECK(sends(e.tick(T0), Purpose::create).size() == 1);
+    CHECK(e.find("b")->why.find("max_in_flight") != std::string::npos);
+    auto v = video("v1", "failed", 0, spec("a"), T0);
+    e.on_http("a", Purpose::create, json(200, v), T0 + Millis{100});
+    CHECK(sends(e.tick(T0 + Millis{100}), Purpose::create).size() == 1);
+}
+
+TEST_CASE("higher priority submits first, then arrival order", "[engine]") {
+    Engine e(settings(60, 1), 1);
+    e.add("first", spec("first", 0), T0);
+    e.add("urgent", spec("urgent", 5), T0);
+    auto cs = sends(e.tick(T0), Purpose::create);
+    REQUIRE(cs.size() == 1);
+    CHECK(cs[0].job == "urgent");
+}
+
+TEST_CASE("a restart while the create was on the wire reconciles instead of resending",
+          "[engine]") {
+    Engine before(settings(), 1);
+    auto cs = add_and_submit(before, "a");
+    Job recorded = all<Persist>(cs).back().job;
+    REQUIRE(recorded.state == State::submitting);
+    Engine after(settings(), 2);
+    auto restored = after.restore({recorded}, before.ledger().entries(), T0 + Millis{5000});
+    CHECK(after.find("a")->state == State::reconciling);
+    auto next = after.tick(T0 + Millis{5000});
+    CHECK(sends(next, Purpose::create).empty());
+    CHECK(sends(next, Purpose::list).size() == 1);
+    CHECK(after.ledger().total() == Approx(0.80));
+}
+
+TEST_CASE("a job that renders past job_timeout fails at generate", "[engine]") {
+    Settings st = settings();
+    st.polling.job_timeout = Millis{60000};
+    Engine e(st, 1);
+    add_and_submit(e, "a");
+    e.on_http("a", Purpose::create, json(200, video("v1", "in_progress", 5, spec("a"), T0)),
+              T0 + Millis{100});
+    auto cs = e.tick(T0 + Millis{60001});
+    auto fails = all<Fail>(cs);
+    REQUIRE(fails.size() == 1);
+    CHECK(fails[0].job.error->code == "timeout");
+}
+
+TEST_CASE("an unknown status word is treated as running", "[engine]") {
+    Engine e(settings(), 1);
+    add_and_submit(e, "a");
+    auto cs = e.on_http("a", Purpose::create, json(200, video("v1", "dreaming", 0, spec("a"), T0)),
+                        T0 + Millis{100});
+    CHECK(e.find("a")->state == State::in_progress);
+    bool warned = false;
+    for (const auto& l : all<Log>(cs))
+        warned |= l.text.find("dreaming") != std::string::npos;
+    CHECK(warned);
+}
+
+TEST_CASE("polls land near the predicted completion", "[scheduler]") {
+    PollSettings s;  // 2 s .. 30 s
+    // Nothing known yet: start at min_interval and double.
+    CHECK(next_poll(s, T0, T0, 0, 0, 0, std::nullopt) == T0 + Millis{2000});
+    CHECK(next_poll(s, T0, T0, 0, 0, 2, std::nullopt) == T0 + Millis{8000});
+    // 90% after 90 s from 0%: 10 s left.
+    CHECK(next_poll(s, T0 + Millis{90000}, T0, 0, 90, 5, std::nullopt) == T0 + Millis{100000});
+    // 10% after 20 s: 180 s left, capped at max_interval.
+    CHECK(next_poll(s, T0 + Millis{20000}, T0, 0, 10, 3, std::nullopt) == T0 + Millis{50000});
+    // 99%: as soon as min_interval allows.
+    CHECK(next_poll(s, T0 + Millis{99000}, T0, 0, 99, 6, std::nullopt) == T0 + Millis{101000});
+    // The provider's poll-after hint is a floor.
+    CHECK(next_poll(s, T0, T0, 0, 0, 0, Millis{7000}) == T0 + Millis{7000});
+}
+
+TEST_CASE("no minute holds more creates than submits_per_minute", "[scheduler]") {
+    std::map<std::string, ProviderSettings> providers{{"p", settings(12).providers["p"]}};
+    Scheduler s;
+    s.configure(providers);
+    std::vector<TimePoint> sent;
+    for (TimePoint t = T0; t < T0 + Millis{5 * 60000}; t += Millis{250}) {
+        if (s.can_submit("p", t).slot) {
+            s.on_submit("p", 0, t);
+            sent.push_back(t);
+        }
+    }
+    REQUIRE(sent.size() >= 12 * 4);
+    for (size_t i = 0; i + 12 < sent.size(); ++i)
+        CHECK(sent[i + 12] - sent[i] >= Millis{60000});
+}
+
+TEST_CASE("backoff doubles up to its cap and jitter only shortens it", "[scheduler]") {
+    CHECK(backoff(0, 0) == Millis{500});
+    CHECK(backoff(3, 0) == Millis{4000});
+    CHECK(backoff(10, 0) == Millis{8000});
+    CHECK(backoff(10, 0.999) >= Millis{6000});
+    CHECK(backoff(10, 0.999) < Millis{8000});
+}
+
+TEST_CASE("the ledger refuses a create that would cross usd_per_day, and a new day resets it",
+          "[budget]") {
+    Ledger l;
+    BudgetSettings b;
+    b.usd_per_day = 1.0;
+    l.add({T0, "a", 0.80});
+    CHECK(l.refuse(0.40, T0, b).has_value());
+    CHECK_FALSE(l.refuse(0.20, T0, b).has_value());
+    CHECK_FALSE(l.refuse(0.40, T0 + Millis{24LL * 3600 * 1000}, b).has_value());
+}
+
+TEST_CASE("a job record survives a JSON round trip", "[engine]") {
+    Job j;
+    j.id = "7-cat";
+    j.spec = spec("cat");
+    j.spec.meta = {{"k", {1, 2}}};
+    j.state = State::in_progress;
+    j.video_id = "video_:/+=";
+    j.expires = T0;
+    j.error = JobError{"generate", "x", "y", 500, {{"a", 1}}, "req", true, "h"};
+    nlohmann::json js = j;
+    Job back = js.get<Job>();
+    CHECK(back.id == j.id);
+    CHECK(back.spec.size == j.spec.size);
+    CHECK(back.spec.meta == j.spec.meta);
+    CHECK(back.state == State::in_progress);
+    CHECK(back.video_id == j.video_id);
+    CHECK(back.expires == j.expires);
+    CHECK(back.error->provider_error == j.error->provider_error);
+}
+
+}  // namespace vd
