@@ -46,7 +46,7 @@ struct IntakeSettings {
 };
 
 struct LogSettings {
-    std::string level = "info";  // trace, debug, info, warn, error
+    std::string level = "info";   // trace, debug, info, warn, error
     std::string format = "text";  // text, json
 };
 
@@ -62,18 +62,21 @@ struct Config {
     LogSettings log;
     std::string metrics_textfile;
 
-    // What the pure core needs (key_count filled from `keys` when given).
+    // What the pure core needs. Each provider's key_count is its core.key_count: 1 after parsing
+    // (keys are not read then); the daemon sets it to the size of load_keys' result.
     Settings settings() const;
 };
 
 // Parses TOML text; errors name the source, the line, the key and the fix.
 tl::expected<Config, std::string> parse_config(std::string_view toml, const std::string& source);
+// Relative paths in the file ([paths], api_key_file, keys_file, metrics.textfile) are taken
+// relative to the file's folder.
 tl::expected<Config, std::string> load_config(const std::string& path);
 // --config, else $VIDEODROP_CONFIG, else ./videodrop.toml, else /etc/videodrop/videodrop.toml.
 // Returns the first that exists (or the explicit one even if missing, so the error names it).
 std::optional<std::string> find_config(const std::string& explicit_path);
 
-// "250ms", "10s", "30m", "1h" -> milliseconds.
+// "250ms", "10s", "1.5s", "30m", "1h" -> milliseconds.
 std::optional<Millis> parse_duration(std::string_view text);
 
 // The provider's API keys from api_key_env, api_key_file or keys_file. Never logged; an error

@@ -13,10 +13,10 @@
 namespace vd {
 
 struct ManifestProblem {
-    std::string file;   // the manifest's path as given
-    std::string field;  // "prompt", "seconds", "" for the whole file
-    std::string message;  // what is wrong and what to do
-    std::string code;     // machine code for error files: "unknown_key", "bad_size", ...
+    std::string file;            // the manifest's path as given
+    std::string field;           // "prompt", "seconds", "" for the whole file
+    std::string message;         // what is wrong and what to do
+    std::string code;            // machine code for error files: "unknown_key", "bad_size", ...
     std::string format() const;  // "inbox/cat.json: seconds: 5 is not allowed ... (use 4, 8 or 12)"
 };
 

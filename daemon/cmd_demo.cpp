@@ -1,17 +1,130 @@
-// Placeholder until the subcommand lands; it says so instead of pretending.
+// `videodrop demo [DIR]`: the zero-setup tour. The built-in mock provider on loopback, example
+// manifests of every kind, one drain run, and a table of what landed where.
 #include <cstdio>
+#include <mutex>
 
 #include "daemon/cli.hpp"
+#include "daemon/daemon.hpp"
+#include "daemon/fsutil.hpp"
+#include "mock/media.hpp"
+#include "mock/mock.hpp"
 
 namespace vd::cli {
 
-void add_demo(CLI::App& app, Globals&, int& rc) {
-    auto* cmd = app.add_subcommand("demo" == std::string("mock_server") ? "mock-server" : "demo",
-                                   "(not implemented yet)");
-    cmd->allow_extras();
-    cmd->callback([&rc] {
-        std::fprintf(stderr, "videodrop: this command is not implemented yet\n");
-        rc = kFatal;
+namespace {
+
+struct Example {
+    std::string file;
+    std::string content;
+    std::string what;
+};
+
+std::vector<Example> examples() {
+    return {
+        {"cat-piano.json",
+         R"({"prompt": "A cat playing a grand piano on a small stage, warm spotlight", "seconds": 4})",
+         "text to video (JSON)"},
+        {"lighthouse.json",
+         R"({"prompt": "The lighthouse at dusk, waves rolling in", "image": "lighthouse-ref.png",
+  "image_fit": "cover", "size": "1280x720"})",
+         "image to video; the 640x480 reference is fitted to 1280x720"},
+        {"city-night.txt", "Neon-lit city street at night in the rain, slow dolly shot\n",
+         "a plain .txt prompt"},
+        {"beach.toml",
+         "prompt = \"Waves on a quiet beach at sunrise\"\naspect = \"9:16\"\n"
+         "variants = [\"thumbnail\", \"spritesheet\"]\n\n[meta]\ncampaign = \"summer\"\ntake = 3\n",
+         "TOML with aspect, variants and meta"},
+        {"forbidden-scene.json", R"({"prompt": "A forbidden scene the provider refuses"})",
+         "refused by the provider's moderation"},
+        {"broken.json", R"({"prompt": "a manifest with a missing brace")", "malformed JSON"},
+    };
+}
+
+Config demo_config(const std::string& dir, const std::string& base_url) {
+    Config cfg;
+    cfg.source = "(built-in demo configuration)";
+    cfg.paths = {dir + "/inbox", dir + "/outbox", dir + "/failed", dir + "/state"};
+    cfg.defaults.provider = "mock";
+    cfg.defaults.model = "sora-2";
+    cfg.defaults.seconds = 4;
+    cfg.defaults.size = "1280x720";
+    ProviderConfig p;
+    p.core.name = "mock";
+    p.core.protocol = "mock";
+    p.core.base_url = base_url;
+    p.core.submits_per_minute = 60;
+    p.core.max_in_flight = 8;
+    p.core.models["sora-2"] = ModelSpec{"sora-2", {4, 8, 12}, {"720x1280", "1280x720"}, 0.10};
+    cfg.providers["mock"] = p;
+    cfg.intake.settle = Millis{100};
+    cfg.polling.min_interval = Millis{250};
+    cfg.polling.max_interval = Millis{2000};
+    return cfg;
+}
+
+}  // namespace
+
+void add_demo(CLI::App& app, Globals& g, int& rc) {
+    auto* cmd = app.add_subcommand(
+        "demo", "the zero-setup tour: a built-in mock provider, example manifests, real MP4s");
+    auto dir = std::make_shared<std::string>("videodrop-demo");
+    cmd->add_option("DIR", *dir, "where the demo's folders go (default ./videodrop-demo)");
+    cmd->callback([&g, &rc, dir] {
+        setup_logging(LogSettings{}, g.log_level);
+        mock::Options mo;
+        mo.keys = {"demo-key"};
+        mo.queue_time = Millis{300};
+        mo.gen_time = Millis{1500};
+        mo.moderation_word = "forbidden";
+        mock::Server server(mo);
+        server.start();
+        std::printf("videodrop demo: mock provider on %s (no key, no network needed)\n",
+                    server.base_url().c_str());
+
+        Config cfg = demo_config(*dir, server.base_url());
+        if (auto r = fs::make_dirs(cfg.paths.inbox); !r) {
+            std::fprintf(stderr, "videodrop: %s\n", r.error().c_str());
+            rc = kFatal;
+            return;
+        }
+        auto still = mock::render_still("png", Size{640, 480}, 1.0);
+        if (still) (void)fs::write_atomic(cfg.paths.inbox + "/lighthouse-ref.png", *still);
+        std::printf("dropping example manifests into %s:\n", cfg.paths.inbox.c_str());
+        for (const auto& e : examples()) {
+            // As a producer should: write NAME.tmp, then rename it in.
+            if (auto r = fs::write_atomic(cfg.paths.inbox + "/" + e.file, e.content); !r) {
+                std::fprintf(stderr, "videodrop: %s\n", r.error().c_str());
+                rc = kFatal;
+                return;
+            }
+            std::printf("  %-22s %s\n", e.file.c_str(), e.what.c_str());
+        }
+        std::fflush(stdout);
+
+        std::vector<Job> finished;
+        DaemonSetup setup;
+        setup.config = cfg;
+        setup.keys["mock"] = {"demo-key"};
+        setup.mode = RunMode::drain;
+        setup.on_finished = [&finished](const Job& job) { finished.push_back(job); };
+        RunSummary summary;
+        int run_rc = run_daemon(std::move(setup), &summary);
+        server.stop();
+
+        std::printf("\n%-18s %-10s %s\n", "NAME", "OUTCOME", "FILE");
+        for (const auto& job : finished) {
+            if (job.state == State::delivered)
+                std::printf("%-18s %-10s %s/%s.mp4 (+ %s.json)\n", job.spec.name.c_str(),
+                            "delivered", cfg.paths.outbox.c_str(), job.output_name.c_str(),
+                            job.output_name.c_str());
+            else
+                std::printf("%-18s %-10s %s/%s.error.json (%s)\n", job.spec.name.c_str(), "failed",
+                            cfg.paths.failed.c_str(), job.spec.name.c_str(),
+                            job.error ? job.error->code.c_str() : "?");
+        }
+        std::printf("\n%d delivered, %d failed (two of them on purpose). Look in %s/.\n",
+                    summary.delivered, summary.failed, dir->c_str());
+        rc = (run_rc == 0 || run_rc == 3) && summary.delivered == 4 ? kOk : kFatal;
     });
 }
 

@@ -1,17 +1,81 @@
-// Placeholder until the subcommand lands; it says so instead of pretending.
+// `videodrop run` and `videodrop once [--no-wait]`.
 #include <cstdio>
 
 #include "daemon/cli.hpp"
+#include "daemon/daemon.hpp"
 
 namespace vd::cli {
 
-void add_run(CLI::App& app, Globals&, int& rc) {
-    auto* cmd = app.add_subcommand("run" == std::string("mock_server") ? "mock-server" : "run",
-                                   "(not implemented yet)");
-    cmd->allow_extras();
-    cmd->callback([&rc] {
-        std::fprintf(stderr, "videodrop: this command is not implemented yet\n");
-        rc = kFatal;
+namespace {
+
+// Loads the configuration and the keys; prints the error and returns nullopt on failure.
+std::optional<DaemonSetup> prepare(const Globals& g) {
+    auto path = find_config(g.config);
+    if (!path) {
+        std::fprintf(stderr,
+                     "videodrop: no configuration found (tried --config, $VIDEODROP_CONFIG, "
+                     "./videodrop.toml, /etc/videodrop/videodrop.toml); start from "
+                     "config/videodrop.example.toml\n");
+        return std::nullopt;
+    }
+    auto cfg = load_config(*path);
+    if (!cfg) {
+        std::fprintf(stderr, "videodrop: %s\n", cfg.error().c_str());
+        return std::nullopt;
+    }
+    setup_logging(cfg->log, g.log_level);
+    auto keys = load_all_keys(*cfg);
+    if (!keys) {
+        std::fprintf(stderr, "videodrop: %s\n", keys.error().c_str());
+        return std::nullopt;
+    }
+    DaemonSetup setup;
+    setup.config = std::move(*cfg);
+    setup.keys = std::move(*keys);
+    return setup;
+}
+
+void report(const RunSummary& s) {
+    std::fprintf(stderr, "videodrop: %d delivered, %d failed", s.delivered, s.failed);
+    if (s.budget_held)
+        std::fprintf(stderr, ", %d held by the budget (still queued)", s.budget_held);
+    if (s.paused)
+        std::fprintf(stderr, ", %d waiting on a provider that rejected the credentials", s.paused);
+    if (s.open > s.budget_held + s.paused)
+        std::fprintf(stderr, ", %d still in flight (resumed by the next run)",
+                     s.open - s.budget_held - s.paused);
+    std::fprintf(stderr, "\n");
+}
+
+}  // namespace
+
+void add_run(CLI::App& app, Globals& g, int& rc) {
+    auto* run = app.add_subcommand("run", "the daemon: watch the inbox forever");
+    run->callback([&g, &rc] {
+        auto setup = prepare(g);
+        if (!setup) {
+            rc = kFatal;
+            return;
+        }
+        setup->mode = RunMode::forever;
+        rc = run_daemon(std::move(*setup));
+    });
+
+    auto* once = app.add_subcommand(
+        "once", "take everything in the inbox, finish every job in flight, exit");
+    auto no_wait = std::make_shared<bool>(false);
+    once->add_flag("--no-wait", *no_wait,
+                   "one pass: submit what limits allow, poll once, deliver what is ready, exit");
+    once->callback([&g, &rc, no_wait] {
+        auto setup = prepare(g);
+        if (!setup) {
+            rc = kFatal;
+            return;
+        }
+        setup->mode = *no_wait ? RunMode::one_pass : RunMode::drain;
+        RunSummary summary;
+        rc = run_daemon(std::move(*setup), &summary);
+        report(summary);
     });
 }
 

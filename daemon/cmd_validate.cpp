@@ -1,17 +1,186 @@
-// Placeholder until the subcommand lands; it says so instead of pretending.
+// `videodrop validate` and `videodrop cost`: the manifests checked against the config, no network.
+// Exit codes: 0 all valid, 1 the config (or the inbox) is unusable, 3 some manifest is invalid.
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
 
+#include "config/config.hpp"
+#include "config/manifest.hpp"
 #include "daemon/cli.hpp"
+#include "pipeline/ledger.hpp"
 
 namespace vd::cli {
+namespace {
 
-void add_validate(CLI::App& app, Globals&, int& rc) {
-    auto* cmd = app.add_subcommand("validate" == std::string("mock_server") ? "mock-server" : "validate",
-                                   "(not implemented yet)");
-    cmd->allow_extras();
-    cmd->callback([&rc] {
-        std::fprintf(stderr, "videodrop: this command is not implemented yet\n");
-        rc = kFatal;
+namespace fs = std::filesystem;
+
+struct Checked {
+    std::string path;
+    tl::expected<JobSpec, std::vector<ManifestProblem>> result;
+};
+
+std::string usd(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "$%.2f", v);
+    return buf;
+}
+
+std::optional<Config> load(const Globals& g) {
+    auto path = find_config(g.config);
+    if (!path) {
+        std::fprintf(stderr,
+                     "videodrop: no config file found (give --config FILE, set VIDEODROP_CONFIG "
+                     "or create ./videodrop.toml)\n");
+        return std::nullopt;
+    }
+    auto cfg = load_config(*path);
+    if (!cfg) {
+        std::fprintf(stderr, "%s\n", cfg.error().c_str());
+        return std::nullopt;
+    }
+    return *cfg;
+}
+
+// The files given, or every manifest in the inbox (sorted, so output is stable).
+std::optional<std::vector<std::string>> manifest_paths(const std::vector<std::string>& files,
+                                                       const Config& cfg) {
+    if (!files.empty()) return files;
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (fs::directory_iterator it(cfg.paths.inbox, ec), end; !ec && it != end; it.increment(ec))
+        if (is_manifest_name(it->path().filename().string())) out.push_back(it->path().string());
+    if (ec) {
+        std::fprintf(stderr, "videodrop: cannot list the inbox %s: %s (check [paths] inbox)\n",
+                     cfg.paths.inbox.c_str(), ec.message().c_str());
+        return std::nullopt;
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::vector<Checked> check_all(const std::vector<std::string>& paths, const Config& cfg) {
+    std::vector<Checked> out;
+    for (const auto& p : paths) {
+        std::string dir = fs::path(p).parent_path().string();
+        out.push_back({p, read_manifest(p, dir.empty() ? "." : dir, cfg)});
+    }
+    return out;
+}
+
+double cost_of(const JobSpec& job, const Config& cfg) {
+    return estimate_cost(job, cfg.providers.at(job.provider).core);
+}
+
+std::string describe(const JobSpec& job) {
+    return job.model + ", " + std::to_string(job.seconds) + " s, " + to_string(job.size);
+}
+
+int print_problems(const std::vector<Checked>& checked) {
+    int invalid = 0;
+    for (const auto& c : checked) {
+        if (c.result) continue;
+        ++invalid;
+        for (const auto& p : c.result.error())
+            std::printf("%s\n", p.format().c_str());
+    }
+    return invalid;
+}
+
+int validate(const Config& cfg, const std::vector<std::string>& files) {
+    auto paths = manifest_paths(files, cfg);
+    if (!paths) return kFatal;
+    auto checked = check_all(*paths, cfg);
+    double total = 0;
+    for (const auto& c : checked) {
+        if (!c.result) continue;
+        double cost = cost_of(*c.result, cfg);
+        total += cost;
+        std::printf("ok   %s (%s, %s)\n", c.result->name.c_str(), describe(*c.result).c_str(),
+                    usd(cost).c_str());
+    }
+    int invalid = print_problems(checked);
+    std::printf("%zu manifest%s: %zu ok, %d invalid; config %s ok; estimated %s\n", checked.size(),
+                checked.size() == 1 ? "" : "s", checked.size() - invalid, invalid,
+                cfg.source.c_str(), usd(total).c_str());
+    return invalid > 0 ? kSomeFailed : kOk;
+}
+
+// The spend so far. The daemon may be running, so this reads the ledger without its lock; a line
+// that doesn't parse (say, one being appended right now) is skipped with a warning.
+Ledger read_ledger(const std::string& state_dir) {
+    Ledger ledger;
+    const std::string path = state_dir + "/ledger.jsonl";
+    std::ifstream in(path);
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+        if (line.empty()) continue;
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        try {
+            if (j.is_discarded()) throw std::runtime_error("not JSON");
+            ledger.add(j.get<LedgerEntry>());
+        } catch (const std::exception&) {
+            std::fprintf(stderr, "videodrop: %s:%d: not a ledger entry, skipped\n", path.c_str(),
+                         n);
+        }
+    }
+    return ledger;
+}
+
+std::string cap(double spent, double limit, const char* what) {
+    return usd(spent) + (limit > 0 ? " of " + usd(limit) + " " + what : std::string(" (no cap)"));
+}
+
+int cost(const Config& cfg, const std::vector<std::string>& files) {
+    auto paths = manifest_paths(files, cfg);
+    if (!paths) return kFatal;
+    auto checked = check_all(*paths, cfg);
+    double total = 0;
+    size_t valid = 0;
+    for (const auto& c : checked) {
+        if (!c.result) continue;
+        double cost = cost_of(*c.result, cfg);
+        total += cost;
+        ++valid;
+        std::printf("%8s  %s (%s)\n", usd(cost).c_str(), c.result->name.c_str(),
+                    describe(*c.result).c_str());
+    }
+    int invalid = print_problems(checked);
+    std::string skipped =
+        invalid ? " (" + std::to_string(invalid) + " invalid, not counted)" : std::string();
+    std::printf("estimated    %s for %zu manifest%s%s\n", usd(total).c_str(), valid,
+                valid == 1 ? "" : "s", skipped.c_str());
+
+    auto now = std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
+    Ledger ledger = read_ledger(cfg.paths.state);
+    std::printf("spent today  %s\n",
+                cap(ledger.on_day(now), cfg.budget.usd_per_day, "per day").c_str());
+    std::printf("spent total  %s\n", cap(ledger.total(), cfg.budget.usd_total, "in total").c_str());
+    if (auto why = ledger.refuse(total, now, cfg.budget))
+        std::printf("these would wait: %s\n", why->c_str());
+    return invalid > 0 ? kSomeFailed : kOk;
+}
+
+}  // namespace
+
+void add_validate(CLI::App& app, Globals& g, int& rc) {
+    auto files = std::make_shared<std::vector<std::string>>();
+    auto* v = app.add_subcommand("validate", "check the config and manifests (default: the inbox)");
+    v->add_option("files", *files, "manifest files");
+    v->callback([&g, &rc, files] {
+        auto cfg = load(g);
+        rc = cfg ? validate(*cfg, *files) : kFatal;
+    });
+
+    auto cost_files = std::make_shared<std::vector<std::string>>();
+    auto* c = app.add_subcommand(
+        "cost", "estimated cost of manifests (default: the inbox) and the spend so far");
+    c->add_option("files", *cost_files, "manifest files");
+    c->callback([&g, &rc, cost_files] {
+        auto cfg = load(g);
+        rc = cfg ? cost(*cfg, *cost_files) : kFatal;
     });
 }
 

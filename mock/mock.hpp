@@ -1,5 +1,12 @@
 // The fake provider (product.md section 7): speaks the OpenAI Videos protocol on loopback, renders
 // real MP4s, moves jobs through their states on a clock, injects faults, records every request.
+//
+// Where the reference protocol is silent, the mock answers: content before completion 409
+// `video_not_ready` (try later), content of a failed video 400 `video_failed`, content after
+// expiry 404 `video_expired`, delete before completion 400 `video_not_finished`, remix of an
+// unfinished video 400 `video_not_completed`, list with an unknown `after` 400 `invalid_value`.
+// Moderated prompts fail halfway through generation. Unknown request fields are 400
+// `unknown_parameter`. JSON `input_reference` is taken as a base64 `data:` URL only.
 #pragma once
 
 #include <cstdint>
@@ -17,23 +24,33 @@ namespace vd::mock {
 
 struct Options {
     std::string host = "127.0.0.1";
-    int port = 0;                     // 0: pick a free port
-    std::vector<std::string> keys;    // accepted keys; empty: any non-empty key
-    Millis queue_time{300};           // queued -> in_progress
-    Millis gen_time{2000};            // in_progress -> completed
-    double rpm = 0;                   // creates per minute per key before 429 (0 = no limit)
-    double fail_rate = 0;             // share of requests answered 5xx
-    double reset_rate = 0;            // share of requests whose connection is reset, unanswered
-    double lost_rate = 0;             // share of creates done but whose answer is lost
-    double truncate_rate = 0;         // share of content downloads cut short
-    double corrupt_rate = 0;          // share of content downloads with flipped bytes
-    Millis slow{0};                   // delay before every answer
-    std::string moderation_word;      // prompts containing it fail with moderation_blocked
-    std::string dialect = "openai";   // "openai" or "processing-url"
-    std::string log_file;             // JSON lines of every request; empty = none
+    int port = 0;                   // 0: pick a free port
+    std::vector<std::string> keys;  // accepted keys; empty: any non-empty key
+    Millis queue_time{300};         // queued -> in_progress
+    Millis gen_time{2000};          // in_progress -> completed
+    double rpm = 0;                 // creates per minute per key before 429 (0 = no limit)
+    double fail_rate = 0;           // share of requests answered 500/502/503 with an error body
+    // Share of requests whose connection is reset (RST) without a byte of answer; nothing is
+    // created. curl: (56) "Connection reset by peer".
+    double reset_rate = 0;
+    // Share of creates (and remixes) that make the video, then close the connection (FIN) without
+    // a byte of answer. curl: (52) "Empty reply from server".
+    double lost_rate = 0;
+    // Share of content downloads that stop at half the body under the full Content-Length.
+    // curl: (18) "transfer closed with N bytes remaining to read".
+    double truncate_rate = 0;
+    double corrupt_rate = 0;      // share of content downloads with 256 bytes flipped mid-file
+    Millis slow{0};               // delay before every answer
+    std::string moderation_word;  // prompts containing it fail with moderation_blocked
+    // "openai", or "processing-url": status `processing` instead of `in_progress`, and completed
+    // videos carry `url`, an absolute link to their content endpoint.
+    std::string dialect = "openai";
+    std::string log_file;              // JSON lines of every request; empty = none
     Millis expire_after{3600 * 1000};  // content expiry after completion
     uint64_t seed = 1;
     std::map<std::string, ModelSpec> models;  // empty: sora-2 and sora-2-pro as documented
+    int threads = 32;             // worker threads; each keep-alive connection holds one
+    size_t max_records = 100000;  // requests() keeps the newest this many
 };
 
 struct FilePart {
@@ -46,25 +63,26 @@ struct FilePart {
 
 struct RecordedRequest {
     std::string method;
-    std::string path;   // e.g. /v1/videos/video_123/content
-    std::string query;  // raw query string
+    std::string path;      // e.g. /v1/videos/video_123/content
+    std::string query;     // raw query string
     std::string key_hash;  // sha256 of the key, first 12 hex digits ("" when none)
     nlohmann::json fields = nlohmann::json::object();  // JSON body or form fields
     std::vector<FilePart> files;
     int status = 0;
-    std::string video_id;  // created or addressed video, when any
-    bool lost = false;     // the answer was dropped on purpose
-    int64_t at_ms = 0;     // wall clock
+    std::string video_id;    // created or addressed video, when any
+    bool lost = false;       // the answer was dropped on purpose
+    int64_t at_ms = 0;       // wall clock
+    std::string request_id;  // the x-request-id it was answered with
 };
 
 class Server {
-public:
+  public:
     explicit Server(Options options);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    // Binds and serves on a background thread; returns the port.
+    // Binds and serves on a background thread; returns the port, or -1 when it cannot bind.
     int start();
     void stop();
     int port() const;
@@ -76,7 +94,7 @@ public:
     // Videos created so far (each a billed generation at a real provider).
     size_t videos_created() const;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

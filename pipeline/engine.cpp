@@ -1,7 +1,7 @@
 #include "pipeline/engine.hpp"
 
 #include <algorithm>
-#include <cstdio>
+#include <charconv>
 
 namespace vd {
 
@@ -16,17 +16,15 @@ constexpr Millis kBudgetRecheck{60 * 1000};
 constexpr size_t kMaxParallelDownloads = 4;
 constexpr int kMaxFailedDownloads = 5;  // consecutive failed fetches of one file
 
-std::string usd(double v) {
+std::string fixed(double v, int decimals) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "$%.2f", v);
-    return buf;
+    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, decimals);
+    return std::string(buf, r.ptr);
 }
 
-std::string seconds_text(Millis d) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1fs", double(d.count()) / 1000.0);
-    return buf;
-}
+std::string usd(double v) { return "$" + fixed(v, 2); }
+
+std::string seconds_text(Millis d) { return fixed(double(d.count()) / 1000.0, 1) + "s"; }
 
 Log log(Log::Level level, std::string text) {
     return Log{level, std::move(text)};

@@ -150,7 +150,7 @@ void to_json(nlohmann::json& j, const Job& job) {
 }
 
 void from_json(const nlohmann::json& j, Job& job) {
-    auto time = [&](const char* key) { return from_ms(j.value(key, int64_t{0})); };
+    auto at = [&](const char* key) { return from_ms(j.value(key, int64_t{0})); };
     job.id = j.at("id").get<std::string>();
     job.spec = j.at("spec").get<JobSpec>();
     job.seq = j.value("seq", uint64_t{0});
@@ -164,14 +164,14 @@ void from_json(const nlohmann::json& j, Job& job) {
     job.progress = j.value("progress", 0);
     job.result_url = j.value("result_url", "");
     job.request_ids = j.value("request_ids", std::vector<std::string>{});
-    job.discovered = time("discovered");
-    job.submit_sent = time("submit_sent");
-    job.submitted = time("submitted");
-    job.progress_seen = time("progress_seen");
-    job.completed = time("completed");
-    job.delivered = time("delivered");
-    if (j.contains("expires") && j["expires"].is_number()) job.expires = time("expires");
-    job.next_action = time("next_action");
+    job.discovered = at("discovered");
+    job.submit_sent = at("submit_sent");
+    job.submitted = at("submitted");
+    job.progress_seen = at("progress_seen");
+    job.completed = at("completed");
+    job.delivered = at("delivered");
+    if (j.contains("expires") && j["expires"].is_number()) job.expires = at("expires");
+    job.next_action = at("next_action");
     job.progress_at_first_seen = j.value("progress_at_first_seen", 0);
     job.submit_attempts = j.value("submit_attempts", 0);
     job.download_attempts = j.value("download_attempts", 0);

@@ -1,6 +1,6 @@
 #include "pipeline/ledger.hpp"
 
-#include <cstdio>
+#include <charconv>
 
 namespace vd {
 
@@ -15,8 +15,8 @@ int64_t day_of(TimePoint t) {
 
 std::string usd(double v) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "$%.2f", v);
-    return buf;
+    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 2);
+    return "$" + std::string(buf, r.ptr);
 }
 
 }  // namespace

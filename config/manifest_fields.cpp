@@ -1,0 +1,363 @@
+#include "config/manifest_fields.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "config/aspect.hpp"
+#include "config/manifest_image.hpp"
+#include "config/utf8.hpp"
+#include "config/wording.hpp"
+
+namespace vd {
+namespace {
+
+using nlohmann::json;
+
+const std::vector<std::string> kFields{"prompt",   "model",     "seconds",  "size",     "aspect",
+                                       "image",    "image_fit", "remix_of", "provider", "priority",
+                                       "variants", "meta",      "shots"};
+const std::vector<std::string> kFits{"cover", "contain", "exact"};
+const std::vector<std::string> kVariants{"thumbnail", "spritesheet"};
+constexpr size_t kMaxPromptChars = 32000;
+
+std::string type_name(const json& v) {
+    switch (v.type()) {
+        case json::value_t::string:
+            return "a string";
+        case json::value_t::number_integer:
+        case json::value_t::number_unsigned:
+            return "an integer";
+        case json::value_t::number_float:
+            return "a number with a fraction";
+        case json::value_t::boolean:
+            return "a boolean";
+        case json::value_t::array:
+            return "a list";
+        case json::value_t::object:
+            return "a table";
+        default:
+            return "null";
+    }
+}
+
+void wrong_type(ManifestCheck& check, const std::string& field, const json& v,
+                const std::string& expected) {
+    check.add(field, "wrong_type", "expected " + expected + ", got " + type_name(v));
+}
+
+std::string unknown_key(const std::string& key, const std::vector<std::string>& known,
+                        const std::string& otherwise) {
+    std::string hint = did_you_mean(key, known);
+    return "unknown key" + (hint.empty() ? " (" + otherwise + ")" : hint);
+}
+
+// The field as a string; nullopt when absent or of another type (then a problem is recorded).
+std::optional<std::string> get_string(const json& m, const std::string& field,
+                                      ManifestCheck& check) {
+    auto it = m.find(field);
+    if (it == m.end()) return std::nullopt;
+    if (!it->is_string()) return wrong_type(check, field, *it, "a string"), std::nullopt;
+    return it->get<std::string>();
+}
+
+std::optional<int> get_int(const json& m, const std::string& field, ManifestCheck& check,
+                           const std::string& example) {
+    auto it = m.find(field);
+    if (it == m.end()) return std::nullopt;
+    if (!it->is_number_integer()) {
+        std::string expected = "an integer such as " + example;
+        if (it->is_string()) expected += " (without quotes)";
+        return wrong_type(check, field, *it, expected), std::nullopt;
+    }
+    constexpr int64_t kLimit = 1'000'000'000;
+    bool in_range = it->is_number_unsigned()
+                        ? it->get<uint64_t>() <= uint64_t{kLimit}
+                        : it->get<int64_t>() >= -kLimit && it->get<int64_t>() <= kLimit;
+    if (!in_range)
+        return check.add(field, "wrong_type", it->dump() + " is out of range"), std::nullopt;
+    return static_cast<int>(it->get<int64_t>());
+}
+
+std::vector<std::string> texts(const std::vector<int>& values) {
+    std::vector<std::string> out;
+    for (int v : values)
+        out.push_back(std::to_string(v));
+    return out;
+}
+
+template <class T>
+bool contains(const std::vector<T>& items, const T& v) {
+    return std::find(items.begin(), items.end(), v) != items.end();
+}
+
+void check_prompt(const std::string& field, const std::string& raw, std::string& out,
+                  ManifestCheck& check) {
+    // Prompts from JSON may carry escapes the file-level UTF-8 check couldn't see.
+    if (find_invalid_utf8(raw)) return check.add(field, "invalid_utf8", "is not valid UTF-8");
+    out = std::string(trim(raw));
+    if (out.empty())
+        return check.add(field, "missing_prompt", "is empty (write what the video should show)");
+    size_t chars = count_code_points(out);
+    if (chars > kMaxPromptChars)
+        check.add(
+            field, "prompt_too_long",
+            "is " + std::to_string(chars) + " characters long; the limit is 32000 (shorten it)");
+}
+
+struct Target {
+    const ModelSpec* model = nullptr;  // null when the provider or model is unknown
+};
+
+Target check_provider_and_model(const json& m, const Config& cfg, JobSpec& job,
+                                ManifestCheck& check) {
+    Target t;
+    job.provider = get_string(m, "provider", check).value_or(cfg.defaults.provider);
+    job.model = get_string(m, "model", check).value_or(cfg.defaults.model);
+    if (check.failed("provider")) return t;
+    auto p = cfg.providers.find(job.provider);
+    if (p == cfg.providers.end()) {
+        std::vector<std::string> names;
+        for (const auto& [name, pc] : cfg.providers)
+            names.push_back(name);
+        std::string which = m.contains("provider") ? "" : "the default (defaults.provider) ";
+        check.add("provider", "unknown_provider",
+                  which + "\"" + job.provider + "\" is not a configured provider (" +
+                      (names.empty() ? std::string("add a [providers." + job.provider + "] table")
+                                     : "use " + one_of(names)) +
+                      ")");
+        return t;
+    }
+    if (check.failed("model")) return t;
+    const auto& models = p->second.core.models;
+    auto it = models.find(job.model);
+    if (it == models.end()) {
+        std::vector<std::string> names;
+        for (const auto& [name, spec] : models)
+            names.push_back(name);
+        check.add(
+            "model", "unknown_model",
+            "\"" + job.model + "\" is not a model of provider " + job.provider + " (" +
+                (names.empty() ? std::string("its model table is empty") : "use " + one_of(names)) +
+                ")");
+        return t;
+    }
+    t.model = &it->second;
+    return t;
+}
+
+void check_seconds(const json& m, const Config& cfg, const Target& t, JobSpec& job,
+                   ManifestCheck& check) {
+    auto given = get_int(m, "seconds", check, "8");
+    if (check.failed("seconds")) return;
+    job.seconds = given.value_or(cfg.defaults.seconds);
+    if (!t.model || contains(t.model->seconds, job.seconds)) return;
+    std::string use = "use " + one_of(texts(t.model->seconds));
+    if (given)
+        check.add(
+            "seconds", "bad_seconds",
+            std::to_string(job.seconds) + " is not allowed for " + job.model + " (" + use + ")");
+    else
+        check.add("seconds", "bad_seconds",
+                  "the default " + std::to_string(job.seconds) +
+                      " (defaults.seconds) is not allowed for " + job.model +
+                      " (set seconds: " + use + ")");
+}
+
+void check_size(const json& m, const Config& cfg, const Target& t, JobSpec& job,
+                ManifestCheck& check) {
+    auto size_text = get_string(m, "size", check);
+    auto aspect_text = get_string(m, "aspect", check);
+    if (check.failed("size") || check.failed("aspect")) return;
+    if (size_text && aspect_text)
+        return check.add("aspect", "bad_aspect", "give size or aspect, not both (remove one)");
+    const std::vector<std::string> none;
+    const auto& allowed = t.model ? t.model->sizes : none;
+
+    if (aspect_text) {
+        auto a = parse_aspect(*aspect_text);
+        if (!a)
+            return check.add("aspect", "bad_aspect",
+                             "\"" + *aspect_text +
+                                 "\" is not an aspect ratio (write W:H, e.g. "
+                                 "\"16:9\", \"9:16\" or \"1:1\")");
+        if (!t.model) return;
+        auto picked = pick_size(*a, allowed);
+        if (!picked)
+            return check.add("aspect", "bad_aspect",
+                             job.model + " has no " + orientation_name(a->width, a->height) +
+                                 " size for " + *aspect_text + " (its sizes: " + one_of(allowed) +
+                                 ")");
+        job.size = *picked;
+        return;
+    }
+
+    const std::string text = size_text.value_or(cfg.defaults.size);
+    auto parsed = parse_size(text);
+    if (!parsed)
+        return check.add("size", "bad_size",
+                         "\"" + text + "\" is not a size (write WIDTHxHEIGHT, e.g. \"1280x720\")");
+    job.size = *parsed;
+    if (!t.model || contains(allowed, to_string(job.size))) return;
+    if (size_text)
+        check.add("size", "bad_size",
+                  to_string(job.size) + " is not allowed for " + job.model + " (use " +
+                      one_of(allowed) + ")");
+    else
+        check.add("size", "bad_size",
+                  "the default " + to_string(job.size) + " (defaults.size) is not allowed for " +
+                      job.model + " (set size to " + one_of(allowed) + ", or set aspect)");
+}
+
+void check_image_field(const json& m, const std::string& dir, const Config& cfg, JobSpec& job,
+                       ManifestCheck& check) {
+    if (auto image = get_string(m, "image", check)) {
+        job.image_original = *image;
+        auto resolved = check_image(dir, *image, cfg.intake.max_image_bytes);
+        if (!resolved)
+            check.add("image", resolved.error().code, resolved.error().message);
+        else
+            job.image = *resolved;
+    }
+    if (auto fit = get_string(m, "image_fit", check)) {
+        if (!contains(kFits, *fit))
+            check.add("image_fit", "bad_image_fit",
+                      "\"" + *fit + "\" is not a fit (use \"cover\", \"contain\" or \"exact\")");
+        else
+            job.image_fit = *fit;
+    }
+}
+
+// A delivered job's sidecar names the provider's video id.
+std::optional<std::string> video_id_from_sidecar(const std::string& path, std::string& why) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    auto sidecar = json::parse(text.str(), nullptr, false);
+    if (sidecar.is_discarded()) return why = "is not valid JSON", std::nullopt;
+    auto id = sidecar.value(json::json_pointer("/provider/video_id"), json());
+    if (!id.is_string() || id.get<std::string>().empty())
+        return why = "has no provider.video_id", std::nullopt;
+    return id.get<std::string>();
+}
+
+void check_remix(const json& m, const Config& cfg, JobSpec& job, ManifestCheck& check) {
+    auto remix = get_string(m, "remix_of", check);
+    if (!remix) return;
+    std::string id(trim(*remix));
+    if (id.empty())
+        return check.add("remix_of", "bad_remix",
+                         "is empty (give a video id or the name of a delivered job)");
+    if (std::any_of(id.begin(), id.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+        return check.add("remix_of", "bad_remix", "contains control characters (give a video id)");
+    if (m.contains("image"))
+        return check.add("remix_of", "bad_remix",
+                         "a remix takes no reference image (remove image or remix_of)");
+    std::error_code ec;
+    auto sidecar = std::filesystem::path(cfg.paths.outbox) / (id + ".json");
+    if (is_valid_name(id) && std::filesystem::is_regular_file(sidecar, ec)) {
+        std::string why;
+        auto video = video_id_from_sidecar(sidecar.string(), why);
+        if (!video)
+            return check.add("remix_of", "bad_remix",
+                             "the sidecar " + sidecar.string() + " " + why +
+                                 " (give the provider's video id instead)");
+        id = *video;
+    }
+    job.remix_of = id;
+}
+
+void check_variants(const json& m, const Config& cfg, JobSpec& job, ManifestCheck& check) {
+    job.variants = cfg.defaults.variants;
+    auto it = m.find("variants");
+    if (it == m.end()) return;
+    if (!it->is_array())
+        return wrong_type(check, "variants", *it, "a list such as [\"thumbnail\"]");
+    job.variants.clear();
+    for (const auto& v : *it) {
+        if (!v.is_string() || !contains(kVariants, v.get<std::string>()))
+            return check.add("variants", "bad_variant",
+                             v.dump() + " is not a variant (use \"thumbnail\" or \"spritesheet\")");
+        if (!contains(job.variants, v.get<std::string>()))
+            job.variants.push_back(v.get<std::string>());
+    }
+}
+
+void check_shots(const json& m, const Target& t, ManifestCheck& check) {
+    auto it = m.find("shots");
+    if (it == m.end()) return;
+    if (!it->is_array() || it->empty())
+        return wrong_type(check, "shots", *it, "a list of {seconds, prompt} tables");
+    for (size_t i = 0; i < it->size(); ++i) {
+        const json& shot = (*it)[i];
+        std::string at = "shots[" + std::to_string(i) + "]";
+        if (!shot.is_object()) {
+            wrong_type(check, at, shot, "a table {seconds, prompt}");
+            continue;
+        }
+        ManifestCheck inner{check.file, {}};
+        for (const auto& [key, value] : shot.items())
+            if (key != "seconds" && key != "prompt")
+                inner.add(key, "unknown_key",
+                          unknown_key(key, {"seconds", "prompt"}, "a shot has seconds and prompt"));
+        auto seconds = get_int(shot, "seconds", inner, "4");
+        if (!seconds && !inner.failed("seconds"))
+            inner.add("seconds", "bad_seconds", "missing");
+        else if (seconds && t.model && !contains(t.model->seconds, *seconds))
+            inner.add("seconds", "bad_seconds",
+                      std::to_string(*seconds) + " is not allowed for " + t.model->name + " (use " +
+                          one_of(texts(t.model->seconds)) + ")");
+        std::string prompt;
+        if (auto p = get_string(shot, "prompt", inner))
+            check_prompt("prompt", *p, prompt, inner);
+        else if (!inner.failed("prompt"))
+            inner.add("prompt", "missing_prompt", "missing");
+        for (auto& p : inner.problems)
+            check.add(at + "." + p.field, p.code, p.message);
+    }
+    check.add("shots", "unsupported",
+              "storyboards (shots) are not supported yet (make one manifest per shot)");
+}
+
+json manifest_as_read(const json& m, const JobSpec& job) {
+    json out = {
+        {"prompt", job.prompt},     {"provider", job.provider},    {"model", job.model},
+        {"seconds", job.seconds},   {"size", to_string(job.size)}, {"priority", job.priority},
+        {"variants", job.variants}, {"image_fit", job.image_fit},  {"meta", job.meta}};
+    for (const char* optional : {"aspect", "image", "remix_of"})
+        if (m.contains(optional)) out[optional] = m.at(optional);
+    return out;
+}
+
+}  // namespace
+
+void check_fields(const json& m, const std::string& dir, const Config& cfg, JobSpec& job,
+                  ManifestCheck& check) {
+    for (const auto& [key, value] : m.items())
+        if (!contains(kFields, key))
+            check.add(key, "unknown_key",
+                      unknown_key(key, kFields, "remove it, or put it in meta"));
+
+    Target target = check_provider_and_model(m, cfg, job, check);
+    if (auto prompt = get_string(m, "prompt", check))
+        check_prompt("prompt", *prompt, job.prompt, check);
+    else if (!check.failed("prompt") && !m.contains("shots"))
+        check.add("prompt", "missing_prompt", "missing (write what the video should show)");
+    check_seconds(m, cfg, target, job, check);
+    check_size(m, cfg, target, job, check);
+    check_image_field(m, dir, cfg, job, check);
+    check_remix(m, cfg, job, check);
+    if (auto priority = get_int(m, "priority", check, "10")) job.priority = *priority;
+    check_variants(m, cfg, job, check);
+    if (auto it = m.find("meta"); it != m.end()) {
+        if (it->is_object())
+            job.meta = *it;
+        else
+            wrong_type(check, "meta", *it, "a table of your own fields");
+    }
+    check_shots(m, target, check);
+    job.manifest = manifest_as_read(m, job);
+}
+
+}  // namespace vd

@@ -1,0 +1,147 @@
+#include "config/provider_config.hpp"
+
+namespace vd {
+namespace {
+
+template <class Enum>
+Enum enum_of(const std::string& word, const std::vector<std::string>& words,
+             const std::vector<Enum>& values) {
+    for (size_t i = 0; i < words.size(); ++i)
+        if (words[i] == word) return values[i];
+    return values.front();
+}
+
+void read_dialect(const toml::table& t, const std::string& path, Dialect& d, ConfigErrors& errors) {
+    TableReader r(t, path, errors);
+    std::string word;
+    const std::vector<std::string> auths{"bearer", "bare", "basic"};
+    if (r.read_choice("auth", word, auths))
+        d.auth = enum_of<AuthScheme>(word, auths,
+                                     {AuthScheme::bearer, AuthScheme::bare, AuthScheme::basic});
+    const std::vector<std::string> encodings{"multipart", "json", "auto"};
+    if (r.read_choice("encoding", word, encodings))
+        d.encoding = enum_of<CreateEncoding>(
+            word, encodings,
+            {CreateEncoding::multipart, CreateEncoding::json, CreateEncoding::auto_});
+    const std::vector<std::string> durations{"seconds_string", "seconds_int", "duration_int"};
+    if (r.read_choice("duration_field", word, durations))
+        d.duration =
+            enum_of<DurationField>(word, durations,
+                                   {DurationField::seconds_string, DurationField::seconds_int,
+                                    DurationField::duration_int});
+    const std::vector<std::string> sizes{"size", "width_height"};
+    if (r.read_choice("size_field", word, sizes))
+        d.size = enum_of<SizeField>(word, sizes, {SizeField::size, SizeField::width_height});
+    r.read_strings("queued_words", d.queued_words);
+    r.read_strings("running_words", d.running_words);
+    r.read_strings("completed_words", d.completed_words);
+    r.read_strings("failed_words", d.failed_words);
+    r.read_bool("url_gets_key", d.url_gets_key);
+    r.finish();
+}
+
+ModelSpec read_model(const std::string& name, const toml::table& t, const std::string& path,
+                     ConfigErrors& errors) {
+    TableReader r(t, path, errors);
+    ModelSpec m;
+    m.name = name;
+    bool has_seconds = r.read_ints("seconds", m.seconds, 1, 3600);
+    if (!r.get("seconds"))
+        r.error("seconds", "missing (list the allowed durations, e.g. [4, 8])");
+    else if (has_seconds && m.seconds.empty())
+        r.error("seconds", "empty (list at least one)");
+
+    std::vector<std::string> sizes;
+    if (r.read_strings("sizes", sizes)) {
+        if (sizes.empty()) r.error("sizes", "empty (list at least one, e.g. [\"1280x720\"])");
+        for (const auto& s : sizes) {
+            auto parsed = parse_size(s);
+            if (!parsed)
+                r.error("sizes",
+                        "\"" + s + "\" is not a size (write WIDTHxHEIGHT, e.g. \"1280x720\")");
+            else
+                m.sizes.push_back(to_string(*parsed));
+        }
+    } else if (!r.get("sizes")) {
+        r.error("sizes", "missing (list the allowed sizes, e.g. [\"1280x720\", \"720x1280\"])");
+    }
+    r.read_number("usd_per_second", m.usd_per_second, 0);
+    r.finish();
+    return m;
+}
+
+void check_proxy(TableReader& r, const std::string& proxy) {
+    // The URL may carry credentials, so messages never repeat it.
+    for (const char* scheme : {"http://", "https://", "socks5://", "socks5h://"})
+        if (proxy.rfind(scheme, 0) == 0 && proxy.size() > std::string_view(scheme).size()) return;
+    r.error("proxy",
+            "unsupported proxy URL (start it with http://, https://, socks5:// or socks5h://)");
+}
+
+ProviderConfig read_provider(const std::string& name, const toml::table& t, ConfigErrors& errors) {
+    std::string path = join_key("providers", name);
+    TableReader r(t, path, errors);
+    ProviderConfig p;
+    p.core.name = name;
+    r.read_choice("protocol", p.core.protocol, {"openai-videos", "chat-sse", "mock"});
+    r.read_string("base_url", p.core.base_url);
+    if (p.core.protocol != "mock") {
+        if (p.core.base_url.empty())
+            r.error("base_url", "missing (e.g. base_url = \"https://api.openai.com/v1\")");
+        else if (p.core.base_url.rfind("http://", 0) != 0 &&
+                 p.core.base_url.rfind("https://", 0) != 0)
+            r.error("base_url", "must start with http:// or https://");
+    }
+
+    int sources = 0;
+    for (auto [key, out] :
+         {std::pair{"api_key_env", &p.api_key_env}, std::pair{"api_key_file", &p.api_key_file},
+          std::pair{"keys_file", &p.keys_file}}) {
+        if (!r.read_string(key, *out)) continue;
+        if (out->empty()) r.error(key, "empty (name the variable or file, or remove the key)");
+        if (++sources == 2) r.error(key, "give only one of api_key_env, api_key_file or keys_file");
+    }
+    if (r.read_string("proxy", p.proxy)) check_proxy(r, p.proxy);
+
+    if (r.read_number("submits_per_minute", p.core.submits_per_minute, 0) &&
+        p.core.submits_per_minute <= 0)
+        r.error("submits_per_minute", "must be more than 0");
+    r.read_int("max_in_flight", p.core.max_in_flight, 1, 100000);
+
+    if (const auto* d = r.read_table("dialect"))
+        read_dialect(*d, path + ".dialect", p.core.dialect, errors);
+    if (const auto* models = r.read_table("models")) {
+        for (const auto& [key, node] : *models) {
+            std::string model_path = join_key(path + ".models", key.str());
+            if (!node.is_table()) {
+                errors.add(node.source().begin.line, model_path,
+                           "expected a table [" + model_path + "], got " + toml_type_name(node));
+                continue;
+            }
+            p.core.models[std::string(key.str())] =
+                read_model(std::string(key.str()), *node.as_table(), model_path, errors);
+        }
+    }
+    r.finish();
+    return p;
+}
+
+}  // namespace
+
+std::map<std::string, ProviderConfig> read_providers(const toml::table& providers,
+                                                     ConfigErrors& errors) {
+    std::map<std::string, ProviderConfig> out;
+    for (const auto& [key, node] : providers) {
+        std::string name(key.str());
+        if (!node.is_table()) {
+            std::string path = join_key("providers", name);
+            errors.add(node.source().begin.line, path,
+                       "expected a table [" + path + "], got " + toml_type_name(node));
+            continue;
+        }
+        out[name] = read_provider(name, *node.as_table(), errors);
+    }
+    return out;
+}
+
+}  // namespace vd

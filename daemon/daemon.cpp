@@ -1,0 +1,512 @@
+#include "daemon/daemon.hpp"
+
+#include <dirent.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "config/manifest.hpp"
+#include "daemon/delivery.hpp"
+#include "daemon/fsutil.hpp"
+#include "daemon/http_client.hpp"
+#include "daemon/image_fit.hpp"
+#include "daemon/inbox_watcher.hpp"
+#include "daemon/job_store.hpp"
+#include "daemon/media_probe.hpp"
+#include "daemon/sha256.hpp"
+#include "daemon/sidecar.hpp"
+#include "pipeline/engine.hpp"
+
+namespace vd {
+
+namespace {
+
+constexpr Millis kCancelPoll{1000};
+
+TimePoint clock_now() {
+    return std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
+}
+
+std::string stem_of(const std::string& filename) {
+    auto dot = filename.rfind('.');
+    return dot == std::string::npos ? filename : filename.substr(0, dot);
+}
+
+std::string base_name(const std::string& path) {
+    auto slash = path.rfind('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+bool exists(const std::string& path) {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0;
+}
+
+std::map<std::string, ProviderEndpoint> endpoints_of(
+    const Config& cfg, const std::map<std::string, std::vector<std::string>>& keys) {
+    std::map<std::string, ProviderEndpoint> out;
+    for (const auto& [name, p] : cfg.providers) {
+        ProviderEndpoint e;
+        e.base_url = p.core.base_url;
+        e.auth = p.core.dialect.auth;
+        e.proxy = p.proxy;
+        if (auto it = keys.find(name); it != keys.end()) e.keys = it->second;
+        out[name] = std::move(e);
+    }
+    return out;
+}
+
+Settings settings_of(const Config& cfg,
+                     const std::map<std::string, std::vector<std::string>>& keys) {
+    Settings s = cfg.settings();
+    for (auto& [name, p] : s.providers)
+        if (auto it = keys.find(name); it != keys.end() && !it->second.empty())
+            p.key_count = static_cast<int>(it->second.size());
+    return s;
+}
+
+}  // namespace
+
+struct Daemon::Impl {
+    uv_loop_t* loop;
+    DaemonSetup setup;
+    Config& cfg;
+    std::optional<JobStore> store;
+    std::unique_ptr<Engine> engine;
+    std::unique_ptr<HttpClient> http;
+    std::unique_ptr<InboxWatcher> watcher;
+    std::unique_ptr<MediaProber> prober;
+    uv_timer_t* wake = nullptr;  // heap: freed by close callbacks
+    uv_timer_t* cancels = nullptr;
+    bool stopping = false;
+    bool started = false;
+    RunSummary counts;
+
+    Impl(uv_loop_t* l, DaemonSetup s) : loop(l), setup(std::move(s)), cfg(setup.config) {}
+
+    // Commands ---------------------------------------------------------------------------------
+
+    void execute(const Commands& commands) {
+        for (const auto& c : commands)
+            std::visit([this](const auto& cmd) { carry_out(cmd); }, c);
+    }
+
+    void carry_out(const Persist& p) {
+        if (auto r = store->save(p.job); !r)
+            spdlog::error("job={} could not be recorded: {}", p.job.spec.name, r.error());
+    }
+
+    void carry_out(const RecordSpend& r) {
+        if (auto ok = store->append_ledger(r.entry); !ok)
+            spdlog::error("spend ledger: {}", ok.error());
+    }
+
+    void carry_out(const Log& l) {
+        switch (l.level) {
+            case Log::debug:
+                spdlog::debug("{}", l.text);
+                break;
+            case Log::info:
+                spdlog::info("{}", l.text);
+                break;
+            case Log::warn:
+                spdlog::warn("{}", l.text);
+                break;
+            case Log::error:
+                spdlog::error("{}", l.text);
+                break;
+        }
+    }
+
+    void carry_out(const SendHttp& s) {
+        http->send(s.request, [this, job = s.job, purpose = s.purpose](HttpResult r) {
+            if (!r.request_id().empty())
+                spdlog::debug("job={} x-request-id {}", job, r.request_id());
+            after(engine->on_http(job, purpose, r, clock_now()));
+        });
+    }
+
+    void carry_out(const Download& d) {
+        std::string dest = delivery::tmp_path(cfg.paths, d.job, d.variant);
+        http->download(d.request, dest,
+                       [this, job = d.job, variant = d.variant](HttpResult r, int64_t bytes) {
+                           DownloadResult result{std::move(r), bytes};
+                           after(engine->on_download(job, variant, result, clock_now()));
+                       });
+    }
+
+    void carry_out(const Probe& p) {
+        prober->probe(delivery::tmp_path(cfg.paths, p.job, "video"),
+                      [this, job = p.job](MediaInfo info) {
+                          after(engine->on_probe(job, info, clock_now()));
+                      });
+    }
+
+    void carry_out(const Deliver& d) {
+        Job job = d.job;
+        if (job.output_name.empty()) {
+            // Chosen and recorded before any rename, so a restart publishes under the same name.
+            job.output_name = delivery::choose_output_name(cfg.paths, job.spec.name);
+            carry_out(Persist{job});
+        }
+        TimePoint now = clock_now();
+        auto sidecar = make_sidecar(job, job.output_name, now, VD_VERSION);
+        auto stem = delivery::publish(cfg.paths, job, sidecar);
+        if (!stem) {
+            spdlog::error(
+                "job={} could not be published: {} (it stays ready and is published "
+                "again at the next start)",
+                job.spec.name, stem.error());
+            return;
+        }
+        spdlog::info("job={} delivered: {}/{}.mp4", job.spec.name, cfg.paths.outbox, *stem);
+        after(engine->on_delivered(job.id, *stem, now), false);
+        (void)store->remove_claim(job.id);
+        ++counts.delivered;
+        if (const Job* done = engine->find(job.id); done && setup.on_finished)
+            setup.on_finished(*done);
+    }
+
+    void carry_out(const Fail& f) {
+        const Job& job = f.job;
+        std::string dir = store->claimed_dir(job.id);
+        if (!exists(dir)) return;  // moved already, before a restart
+        std::vector<std::string> files{job.spec.manifest_file};
+        for (const auto& c : job.spec.companion_files)
+            files.push_back(c);
+        if (!job.spec.image_original.empty() &&
+            std::find(files.begin(), files.end(), job.spec.image_original) == files.end())
+            files.push_back(job.spec.image_original);
+        JobError e =
+            job.error.value_or(JobError{"deliver", "unknown", "", 0, nullptr, "", false, ""});
+        auto moved = delivery::move_to_failed(cfg.paths, dir, files, job.spec.name,
+                                              make_error(job.spec.name, job.spec.manifest, e));
+        if (!moved) {
+            spdlog::error("job={} could not be moved to {}: {}", job.spec.name, cfg.paths.failed,
+                          moved.error());
+            return;
+        }
+        delivery::discard_tmp(cfg.paths, job.id);
+        (void)store->remove_claim(job.id);
+        spdlog::warn("job={} -> {}/{}.error.json ({}: {})", job.spec.name, cfg.paths.failed, *moved,
+                     e.stage, e.code);
+        ++counts.failed;
+        if (setup.on_finished) setup.on_finished(job);
+    }
+
+    // After any event: carry out its commands, let the engine start what may start now, arm the
+    // wake-up timer, and see whether a `once` run is done.
+    void after(const Commands& commands, bool tick = true) {
+        if (stopping) return;
+        execute(commands);
+        if (!tick) return;
+        execute(engine->tick(clock_now()));
+        arm_wake();
+        maybe_finish();
+    }
+
+    void arm_wake() {
+        if (stopping) return;
+        auto next = engine->next_wake();
+        if (!next) {
+            uv_timer_stop(wake);
+            return;
+        }
+        auto delay = std::max<int64_t>(1, (*next - clock_now()).count());
+        uv_timer_start(wake, &Impl::on_wake, static_cast<uint64_t>(delay), 0);
+    }
+
+    static void on_wake(uv_timer_t* t) {
+        auto* self = static_cast<Impl*>(t->data);
+        self->after({});
+    }
+
+    // Intake -----------------------------------------------------------------------------------
+
+    void intake(const std::string& name) {
+        if (stopping) return;
+        const std::string path = cfg.paths.inbox + "/" + name;
+        auto spec = read_manifest(path, cfg.paths.inbox, cfg);
+        std::vector<std::string> companions;
+        if (spec) {
+            companions = spec->companion_files;
+            if (!spec->image.empty()) {
+                std::string img = base_name(spec->image);
+                if (std::find(companions.begin(), companions.end(), img) == companions.end())
+                    companions.push_back(img);
+            }
+        }
+        auto claim = store->claim(cfg.paths.inbox, name, companions);
+        watcher->forget(name);
+        if (!claim) {
+            if (claim.error().kind != ClaimError::Kind::taken)
+                spdlog::error("inbox: could not claim {}: {}", name, claim.error().message);
+            return;
+        }
+        if (!spec) {
+            std::string message;
+            for (const auto& p : spec.error())
+                message += (message.empty() ? "" : "; ") + p.format();
+            reject(*claim, name, spec.error().front().code, message,
+                   "fix the manifest and drop it into the inbox again");
+            return;
+        }
+        spec->manifest_file = name;
+        spec->companion_files = companions;
+        if (!spec->image.empty()) {
+            std::string original = claim->dir + "/" + base_name(spec->image);
+            spec->image_original = base_name(spec->image);
+            auto sha = sha256_file(original);
+            if (!sha) {
+                reject(*claim, name, "image_missing", sha.error(),
+                       "drop the image beside the manifest");
+                return;
+            }
+            spec->image_sha256 = *sha;
+            std::string fitted = claim->dir + "/.fitted.png";
+            auto fit = fit_image(original, spec->size, spec->image_fit, fitted);
+            if (!fit) {
+                reject(*claim, name, "image_mismatch", name + ": image: " + fit.error(),
+                       "resize the image, or set image_fit = \"cover\" or \"contain\"");
+                return;
+            }
+            spec->image = fitted;
+        }
+        after(engine->add(claim->id, std::move(*spec), clock_now()));
+    }
+
+    // A manifest that cannot become a job: straight to failed/ with the reason.
+    void reject(const Claim& claim, const std::string& name, const std::string& code,
+                const std::string& message, const std::string& hint) {
+        JobError e{"validate", code, message, 0, nullptr, "", false, hint};
+        std::vector<std::string> files{name};
+        for (const auto& c : claim.companions)
+            files.push_back(c);
+        std::string stem = stem_of(name);
+        auto moved = delivery::move_to_failed(cfg.paths, claim.dir, files, stem,
+                                              make_error(stem, nullptr, e));
+        if (!moved) {
+            spdlog::error("inbox: {} could not be moved to {}: {}", name, cfg.paths.failed,
+                          moved.error());
+            return;
+        }
+        (void)store->remove_claim(claim.id);
+        spdlog::warn("inbox: {} rejected -> {}/{}.error.json: {}", name, cfg.paths.failed, *moved,
+                     message);
+        ++counts.failed;
+        if (setup.on_finished) {
+            Job job;
+            job.id = claim.id;
+            job.spec.name = stem;
+            job.state = State::failed;
+            job.error = e;
+            setup.on_finished(job);
+        }
+    }
+
+    void on_reject(const std::string& name, const std::string& reason) {
+        if (stopping) return;
+        auto claim = store->claim(cfg.paths.inbox, name, {});
+        watcher->forget(name);
+        if (!claim) {
+            if (claim.error().kind != ClaimError::Kind::taken)
+                spdlog::error("inbox: could not claim {}: {}", name, claim.error().message);
+            return;
+        }
+        reject(*claim, name, "rejected", name + ": " + reason,
+               "drop a regular file (no symlink) with a valid name and size");
+        maybe_finish();
+    }
+
+    // Cancel requests: `videodrop cancel NAME` leaves STATE/cancel/NAME.
+    void apply_cancels() {
+        std::string dir = cfg.paths.state + "/cancel";
+        DIR* d = ::opendir(dir.c_str());
+        if (!d) return;
+        std::vector<std::string> names;
+        while (dirent* e = ::readdir(d))
+            if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+        ::closedir(d);
+        for (const auto& name : names) {
+            std::vector<std::string> ids;
+            for (const auto& [id, job] : engine->jobs())
+                if (job.spec.name == name && !is_terminal(job.state)) ids.push_back(id);
+            for (const auto& id : ids) {
+                spdlog::info("job={} cancelled by request", name);
+                after(engine->cancel(id, clock_now()));
+            }
+            ::unlink((dir + "/" + name).c_str());
+        }
+    }
+
+    static void on_cancel_timer(uv_timer_t* t) { static_cast<Impl*>(t->data)->apply_cancels(); }
+
+    // Ending a `once` run ------------------------------------------------------------------------
+
+    bool busy() const {
+        return http->active() > 0 || prober->pending() > 0 || watcher->tracked() > 0;
+    }
+
+    void count_open() {
+        counts.open = counts.budget_held = counts.paused = 0;
+        for (const auto& [id, job] : engine->jobs()) {
+            if (is_terminal(job.state)) continue;
+            ++counts.open;
+            if (job.state == State::waiting && job.why.starts_with("budget"))
+                ++counts.budget_held;
+            else if (job.state == State::waiting && engine->scheduler().paused(job.spec.provider))
+                ++counts.paused;
+        }
+    }
+
+    void maybe_finish() {
+        if (stopping || !started || setup.mode == RunMode::forever || busy()) return;
+        count_open();
+        bool done = false;
+        if (setup.mode == RunMode::drain) {
+            done = counts.open == counts.budget_held + counts.paused;
+        } else {
+            auto next = engine->next_wake();
+            done = !next || *next > clock_now();
+        }
+        if (done) stop();
+    }
+
+    // Start and stop -----------------------------------------------------------------------------
+
+    tl::expected<void, std::string> start() {
+        for (const auto* dir :
+             {&cfg.paths.inbox, &cfg.paths.outbox, &cfg.paths.failed, &cfg.paths.state})
+            if (auto r = fs::make_dirs(*dir); !r) return tl::unexpected(r.error());
+        if (auto r = delivery::prepare(cfg.paths); !r) return tl::unexpected(r.error());
+        auto opened = JobStore::open(cfg.paths.state);
+        if (!opened) return tl::unexpected(opened.error());
+        store.emplace(std::move(*opened));
+
+        uint64_t seed = setup.seed ? setup.seed : uint64_t(clock_now().time_since_epoch().count());
+        engine = std::make_unique<Engine>(settings_of(cfg, setup.keys), seed);
+        http = std::make_unique<HttpClient>(loop, endpoints_of(cfg, setup.keys));
+        prober = std::make_unique<MediaProber>(loop, 2);
+
+        wake = new uv_timer_t;
+        uv_timer_init(loop, wake);
+        wake->data = this;
+        cancels = new uv_timer_t;
+        uv_timer_init(loop, cancels);
+        cancels->data = this;
+
+        auto records = store->load_all();
+        for (const auto& p : records.problems)
+            spdlog::error("state: {}", p);
+        auto ledger = store->load_ledger();
+        if (!ledger) spdlog::error("state: {}", ledger.error());
+        std::vector<Job> jobs;
+        for (auto& job : records.jobs) {
+            // A finished job whose inputs are already in failed/ or whose outputs are published
+            // needs nothing more.
+            if (is_terminal(job.state) && !exists(store->claimed_dir(job.id))) continue;
+            jobs.push_back(std::move(job));
+        }
+        if (!jobs.empty()) spdlog::info("state: resuming {} job(s)", jobs.size());
+        execute(engine->restore(std::move(jobs), ledger ? *ledger : std::vector<LedgerEntry>{},
+                                clock_now()));
+        for (const auto& orphan : store->orphan_claims())
+            spdlog::warn("state: claimed input without a job record: {}", orphan);
+
+        InboxOptions io;
+        io.settle = cfg.intake.settle;
+        io.rescan = cfg.intake.rescan;
+        io.max_manifest_bytes = cfg.intake.max_manifest_bytes;
+        watcher = std::make_unique<InboxWatcher>(
+            loop, cfg.paths.inbox, io,
+            InboxCallbacks{
+                [this](const std::string& n) { intake(n); },
+                [this](const std::string& n, const std::string& why) { on_reject(n, why); }});
+        watcher->start();
+        watcher->scan_now();
+        apply_cancels();
+        uv_timer_start(cancels, &Impl::on_cancel_timer, kCancelPoll.count(), kCancelPoll.count());
+        started = true;
+        after({});
+        return {};
+    }
+
+    void stop() {
+        if (stopping) return;
+        stopping = true;
+        if (watcher) watcher->stop();
+        if (http) http->shutdown();
+        if (prober) prober->shutdown();
+        auto close_timer = [](uv_timer_t*& t) {
+            if (!t) return;
+            uv_timer_stop(t);
+            uv_close(reinterpret_cast<uv_handle_t*>(t),
+                     [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+            t = nullptr;
+        };
+        close_timer(wake);
+        close_timer(cancels);
+        if (engine) count_open();
+    }
+};
+
+Daemon::Daemon(uv_loop_t* loop, DaemonSetup setup)
+    : impl_(std::make_unique<Impl>(loop, std::move(setup))) {}
+
+Daemon::~Daemon() {
+    impl_->stop();
+}
+
+tl::expected<void, std::string> Daemon::start() {
+    return impl_->start();
+}
+
+void Daemon::stop() {
+    impl_->stop();
+}
+
+bool Daemon::stopped() const {
+    return impl_->stopping;
+}
+
+RunSummary Daemon::summary() const {
+    return impl_->counts;
+}
+
+void Daemon::reload(Config config, std::map<std::string, std::vector<std::string>> keys) {
+    if (config.paths.inbox != impl_->cfg.paths.inbox ||
+        config.paths.state != impl_->cfg.paths.state ||
+        config.paths.outbox != impl_->cfg.paths.outbox ||
+        config.paths.failed != impl_->cfg.paths.failed)
+        spdlog::warn("reload: [paths] changes take effect at the next start");
+    config.paths = impl_->cfg.paths;
+    impl_->cfg = std::move(config);
+    impl_->setup.keys = std::move(keys);
+    impl_->engine->reconfigure(settings_of(impl_->cfg, impl_->setup.keys));
+    impl_->http->set_endpoints(endpoints_of(impl_->cfg, impl_->setup.keys));
+    spdlog::info("reload: configuration from {} applied", impl_->cfg.source);
+    impl_->after({});
+}
+
+tl::expected<std::map<std::string, std::vector<std::string>>, std::string> load_all_keys(
+    const Config& config) {
+    std::map<std::string, std::vector<std::string>> out;
+    EnvLookup env = [](const std::string& name) -> std::optional<std::string> {
+        const char* v = std::getenv(name.c_str());
+        return v ? std::optional<std::string>(v) : std::nullopt;
+    };
+    for (const auto& [name, p] : config.providers) {
+        auto keys = load_keys(p, env);
+        if (!keys) return tl::unexpected("provider " + name + ": " + keys.error());
+        out[name] = std::move(*keys);
+    }
+    return out;
+}
+
+}  // namespace vd

@@ -1,0 +1,208 @@
+#include "daemon/inbox_watcher.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+namespace vd {
+
+namespace {
+
+int64_t mtime_ns(const struct stat& st) {
+    return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+template <typename Handle>
+void close_and_free(Handle* h) {
+    uv_close(reinterpret_cast<uv_handle_t*>(h),
+             [](uv_handle_t* raw) { delete reinterpret_cast<Handle*>(raw); });
+}
+
+struct Report {
+    std::string name;
+    int64_t mtime_ns = 0;
+    bool ready = false;
+    std::string reason;
+};
+
+}  // namespace
+
+InboxWatcher::InboxWatcher(uv_loop_t* loop, std::string dir, InboxOptions options,
+                           InboxCallbacks callbacks)
+    : loop_(loop), dir_(std::move(dir)), options_(options), callbacks_(std::move(callbacks)) {
+    std::string trimmed = dir_.substr(0, dir_.find_last_not_of('/') + 1);
+    dir_name_ = trimmed.substr(trimmed.find_last_of('/') + 1);
+    timer_ = new uv_timer_t;
+    uv_timer_init(loop_, timer_);
+    timer_->data = this;
+}
+
+InboxWatcher::~InboxWatcher() {
+    stop();
+}
+
+void InboxWatcher::start() {
+    if (stopped_) return;
+    struct stat st;
+    if (::stat(dir_.c_str(), &st) == 0) arm_watch(st);
+    schedule_scan(Millis{0});
+}
+
+void InboxWatcher::forget(const std::string& name) {
+    files_.erase(name);
+}
+
+void InboxWatcher::stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    disarm_watch();
+    uv_timer_stop(timer_);
+    close_and_free(timer_);
+    timer_ = nullptr;
+}
+
+void InboxWatcher::schedule_scan(Millis delay) {
+    if (stopped_) return;
+    // At least 1 ms: a 0 ms timer can busy-loop in libuv 1.44.
+    uint64_t ms = static_cast<uint64_t>(std::max<int64_t>(1, delay.count()));
+    if (uv_is_active(reinterpret_cast<uv_handle_t*>(timer_)) && uv_timer_get_due_in(timer_) <= ms)
+        return;  // an earlier scan is already due; a burst of hints must not keep pushing it back
+    uv_timer_start(timer_, &InboxWatcher::on_timer, ms, 0);
+}
+
+void InboxWatcher::on_timer(uv_timer_t* timer) {
+    static_cast<InboxWatcher*>(timer->data)->scan_now();
+}
+
+void InboxWatcher::on_fs_event(uv_fs_event_t* handle, const char* filename, int, int status) {
+    auto* self = static_cast<InboxWatcher*>(handle->data);
+    if (status < 0) spdlog::debug("inbox {}: watch error: {}", self->dir_, uv_strerror(status));
+    // libuv names the watched directory itself when the event is about it (deleted, moved):
+    // its watch may be dead even if a new inbox reuses the inode number.
+    if (!filename || filename == self->dir_name_) self->watch_stale_ = true;
+    self->schedule_scan(self->options_.debounce);
+}
+
+void InboxWatcher::arm_watch(const struct stat& dir_stat) {
+    if (watch_ && dir_stat.st_dev == watched_dev_ && dir_stat.st_ino == watched_ino_) return;
+    disarm_watch();  // the inbox was replaced: inotify watches the old, deleted directory
+    auto* w = new uv_fs_event_t;
+    uv_fs_event_init(loop_, w);
+    w->data = this;
+    int rc = uv_fs_event_start(w, &InboxWatcher::on_fs_event, dir_.c_str(), 0);
+    if (rc < 0) {
+        // Scans every `rescan` still find everything; only the quick reaction is lost.
+        spdlog::warn("inbox {}: cannot watch ({}); relying on rescans", dir_, uv_strerror(rc));
+        close_and_free(w);
+        return;
+    }
+    watch_ = w;
+    watched_dev_ = dir_stat.st_dev;
+    watched_ino_ = dir_stat.st_ino;
+}
+
+void InboxWatcher::disarm_watch() {
+    if (!watch_) return;
+    uv_fs_event_stop(watch_);
+    close_and_free(watch_);
+    watch_ = nullptr;
+}
+
+void InboxWatcher::scan_now() {
+    if (stopped_) return;
+    // decide() only compares times it was given, so the loop's monotonic clock serves.
+    uv_update_time(loop_);
+    const TimePoint now = from_ms(static_cast<int64_t>(uv_now(loop_)));
+
+    DIR* dir = ::opendir(dir_.c_str());
+    if (!dir) {
+        if (present_)
+            spdlog::warn("inbox {}: cannot open ({}); looking again", dir_, std::strerror(errno));
+        present_ = false;
+        disarm_watch();
+        files_.clear();
+        missing_backoff_ =
+            std::min(options_.rescan, std::max(options_.debounce, missing_backoff_ * 2));
+        schedule_scan(missing_backoff_);
+        return;
+    }
+    if (watch_stale_) disarm_watch();
+    watch_stale_ = false;
+    struct stat dir_stat;
+    if (::fstat(::dirfd(dir), &dir_stat) == 0) arm_watch(dir_stat);
+    if (!present_) spdlog::info("inbox {}: back", dir_);
+    present_ = true;
+    missing_backoff_ = Millis{0};
+
+    std::map<std::string, Entry> next;
+    std::vector<Report> reports;
+    std::optional<TimePoint> recheck;
+    while (const dirent* e = ::readdir(dir)) {
+        std::string name = e->d_name;
+        if (name == "." || name == "..") continue;
+        struct stat st;
+        if (::fstatat(::dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone
+
+        Entry entry;
+        if (auto old = files_.find(name); old != files_.end() && old->second.ino == st.st_ino)
+            entry = old->second;  // a different inode is a new file under an old name
+        entry.ino = st.st_ino;
+        if (entry.reported) {
+            next.emplace(name, entry);
+            continue;
+        }
+        intake::FileObservation obs{name, st.st_size, mtime_ns(st), S_ISREG(st.st_mode),
+                                    S_ISLNK(st.st_mode)};
+        auto d = intake::decide(obs, entry.seen, now, options_.settle, options_.max_manifest_bytes);
+        switch (d.readiness) {
+            case intake::Readiness::ignore:
+                continue;
+            case intake::Readiness::wait:
+                if (d.recheck_at && (!recheck || *d.recheck_at < *recheck)) recheck = d.recheck_at;
+                break;
+            case intake::Readiness::ready:
+            case intake::Readiness::reject:
+                entry.reported = true;
+                reports.push_back(
+                    {name, obs.mtime_ns, d.readiness == intake::Readiness::ready, d.reason});
+                break;
+        }
+        entry.seen = d.remember;
+        next.emplace(name, entry);
+    }
+    ::closedir(dir);
+    files_ = std::move(next);  // what is no longer in the inbox was claimed: forget it
+
+    Millis delay = options_.rescan;
+    if (recheck) delay = std::min(delay, std::chrono::duration_cast<Millis>(*recheck - now));
+    schedule_scan(delay);
+
+    // Oldest first, so jobs start in the order they arrived.
+    std::sort(reports.begin(), reports.end(), [](const Report& a, const Report& b) {
+        return a.mtime_ns != b.mtime_ns ? a.mtime_ns < b.mtime_ns : a.name < b.name;
+    });
+    for (const auto& r : reports) {
+        if (stopped_) return;
+        try {
+            if (r.ready) {
+                spdlog::debug("inbox {}: {} is ready", dir_, r.name);
+                if (callbacks_.on_ready) callbacks_.on_ready(r.name);
+            } else {
+                spdlog::info("inbox {}: rejecting {}: {}", dir_, r.name, r.reason);
+                if (callbacks_.on_reject) callbacks_.on_reject(r.name, r.reason);
+            }
+        } catch (const std::exception& ex) {
+            spdlog::error("inbox {}: callback for {} threw: {}", dir_, r.name, ex.what());
+        }
+    }
+}
+
+}  // namespace vd

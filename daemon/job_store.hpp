@@ -1,0 +1,94 @@
+// The private state folder (product.md section 1): job records, claimed inputs, the spend ledger
+// and the lock that keeps a second daemon out.
+//
+//   STATE/lock               flock'ed for the store's life; holds the owner's pid
+//   STATE/seq                highest job sequence number that may have been handed out
+//   STATE/claimed/<id>/      a job's inputs, renamed out of the inbox
+//   STATE/jobs/<id>.json     a job record (corrupt ones are moved aside to <id>.json.corrupt)
+//   STATE/ledger.jsonl       one LedgerEntry a line, appended and fsynced
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "pipeline/job.hpp"
+#include "pipeline/ledger.hpp"
+
+namespace vd {
+
+struct Claim {
+    std::string id;                       // "<seq>-<stem>", never repeats in this state folder
+    uint64_t seq = 0;                     // the number in the id: claim order
+    std::string dir;                      // STATE/claimed/<id>
+    std::string manifest_path;            // dir/<manifest file name>
+    std::vector<std::string> companions;  // companion file names that were moved along
+};
+
+struct ClaimError {
+    enum class Kind {
+        taken,  // the manifest vanished from the inbox (another instance claimed it): skip it
+        failed  // anything else: the message says what and where
+    };
+    Kind kind = Kind::failed;
+    std::string message;
+};
+
+class JobStore {
+  public:
+    // Creates STATE/{jobs,claimed} as needed and locks STATE; fails while another store (in this
+    // or another process) holds the lock.
+    static tl::expected<JobStore, std::string> open(const std::string& state_dir);
+
+    JobStore(JobStore&& other) noexcept;
+    JobStore& operator=(JobStore&& other) noexcept;
+    JobStore(const JobStore&) = delete;
+    JobStore& operator=(const JobStore&) = delete;
+    ~JobStore();
+
+    // Moves INBOX/manifest_filename into a new claim folder, then the companions (plain file names
+    // in the inbox; one that is missing is skipped: validation reports it).
+    tl::expected<Claim, ClaimError> claim(const std::string& inbox_dir,
+                                          const std::string& manifest_filename,
+                                          const std::vector<std::string>& companions);
+    // Moves the files still in the inbox into an existing claim (skipping missing ones); returns
+    // the names moved. For orphans: a crash may have come between the manifest and its image.
+    tl::expected<std::vector<std::string>, std::string> adopt(
+        const std::string& id, const std::string& inbox_dir, const std::vector<std::string>& files);
+
+    tl::expected<void, std::string> save(const Job& job);
+
+    struct Records {
+        std::vector<Job> jobs;              // in claim order
+        std::vector<std::string> problems;  // corrupt records, each already moved aside
+    };
+    Records load_all();
+
+    // Deletes a claim folder once its inputs went to failed/ or the job was delivered.
+    tl::expected<void, std::string> remove_claim(const std::string& id);
+    std::string claimed_dir(const std::string& id) const;
+    // Ids of claim folders that have no job record (a crash between claim and the first save);
+    // the caller validates them again. Empty ones are removed at open.
+    std::vector<std::string> orphan_claims() const;
+
+    tl::expected<void, std::string> append_ledger(const LedgerEntry& e);
+    // A torn last line (a crash mid-append) is ignored; any other bad line is an error.
+    tl::expected<std::vector<LedgerEntry>, std::string> load_ledger() const;
+
+    const std::string& dir() const { return dir_; }
+
+  private:
+    JobStore(std::string dir, int lock_fd) : dir_(std::move(dir)), lock_fd_(lock_fd) {}
+    tl::expected<void, std::string> recover();
+    tl::expected<uint64_t, std::string> next_seq();
+    std::string record_path(const std::string& id) const;
+
+    std::string dir_;
+    int lock_fd_ = -1;
+    uint64_t next_seq_ = 1;  // the next number to hand out
+    uint64_t reserved_ = 0;  // numbers up to this one are recorded in STATE/seq
+};
+
+}  // namespace vd

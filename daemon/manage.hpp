@@ -1,0 +1,51 @@
+// The management subcommands (product.md section 4): submit, status, retry, cancel and check.
+// Each returns an exit code (daemon/cli.hpp); results go to stdout, errors to stderr.
+// They work beside a running daemon: they never take the store's lock, and everything they put
+// into a folder the daemon watches appears there by rename(2).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.hpp"
+#include "pipeline/job.hpp"
+#include "pipeline/ledger.hpp"
+
+namespace vd::manage {
+
+struct SubmitOptions {
+    std::string prompt;
+    std::string image;  // a file anywhere; copied into the inbox as NAME.ext
+    std::string model;
+    std::optional<int> seconds;
+    std::string size;
+    std::string name;  // empty: a slug of the prompt plus a time-based suffix
+};
+int submit(const Config& cfg, const SubmitOptions& o, TimePoint now);
+// "A cat plays the piano!" at some time -> "a-cat-plays-the-piano-t4k2xz".
+std::string default_name(const std::string& prompt, TimePoint now);
+
+struct StatusOptions {
+    bool json = false;
+    bool watch = false;
+    bool all = false;  // every finished job, not only the newest 20
+};
+int status(const Config& cfg, const StatusOptions& o);
+// The report itself, from records already read (pure: tests feed it hand-made jobs).
+std::string status_text(std::vector<Job> jobs, const Ledger& ledger, const BudgetSettings& budget,
+                        TimePoint now, bool all);
+nlohmann::json status_json(std::vector<Job> jobs, const Ledger& ledger,
+                           const BudgetSettings& budget, TimePoint now, bool all);
+std::string age(TimePoint since, TimePoint now);  // "42s", "3m12s", "2h05m", "3d04h"
+
+int retry(const Config& cfg, const std::vector<std::string>& names, bool all);
+
+int cancel(const Config& cfg, const std::vector<std::string>& names);
+
+// `provider` empty: every configured provider.
+int check(const Config& cfg, const std::string& provider, const EnvLookup& env);
+
+}  // namespace vd::manage

@@ -1,0 +1,176 @@
+// `videodrop cancel`: a manifest still in the inbox goes straight to failed/; a claimed job is
+// cancelled by the daemon, which polls STATE/cancel/NAME about once a second (and applies what
+// it finds there at start), then deletes the request.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "config/manifest.hpp"
+#include "daemon/cli.hpp"
+#include "daemon/delivery.hpp"
+#include "daemon/fsutil.hpp"
+#include "daemon/manage.hpp"
+#include "daemon/manage_util.hpp"
+
+namespace vd::manage {
+namespace {
+
+namespace sfs = std::filesystem;
+using nlohmann::json;
+
+// Claimed jobs named NAME that are not finished, including claims the daemon has not recorded
+// yet (their folder is STATE/claimed/<seq>-NAME).
+int claimed_jobs(const std::string& state, const std::string& name) {
+    int n = 0;
+    std::vector<std::string> ids;
+    for (const auto& j : read_jobs(state)) {
+        ids.push_back(j.id);
+        if (j.spec.name == name && !is_terminal(j.state)) ++n;
+    }
+    std::error_code ec;
+    for (sfs::directory_iterator it(state + "/claimed", ec), end; !ec && it != end;
+         it.increment(ec)) {
+        std::string id = it->path().filename().string();
+        auto dash = id.find('-');
+        if (dash == std::string::npos || id.substr(dash + 1) != name) continue;
+        if (std::find(ids.begin(), ids.end(), id) == ids.end()) ++n;
+    }
+    return n;
+}
+
+// The files a manifest in the inbox brings along: its image, as the daemon would claim it.
+std::vector<std::string> companions(const Config& cfg, const std::string& manifest) {
+    std::vector<std::string> out;
+    auto spec = read_manifest(cfg.paths.inbox + "/" + manifest, cfg.paths.inbox, cfg);
+    if (!spec) return out;
+    auto add = [&](const std::string& f) {
+        if (!f.empty() && f.find('/') == std::string::npos && f != manifest &&
+            std::find(out.begin(), out.end(), f) == out.end())
+            out.push_back(f);
+    };
+    add(spec->image_original);
+    for (const auto& f : spec->companion_files)
+        add(f);
+    return out;
+}
+
+json cancelled_error(const std::string& name) {
+    return {{"schema", "videodrop.error/1"},
+            {"name", name},
+            {"manifest", nullptr},
+            {"error",
+             {{"stage", "intake"},
+              {"code", "cancelled"},
+              {"message", "cancelled by the user before it was claimed"},
+              {"retryable", false},
+              {"hint", "`videodrop retry " + name + "` submits it again"}}}};
+}
+
+enum class Unclaimed { none, moved, raced, error };
+
+// Takes the manifest out of the inbox the way the daemon claims one (a rename into a private
+// folder, here a dotfile in the inbox it ignores), so exactly one of us gets it.
+Unclaimed fail_unclaimed(const Config& cfg, const std::string& name) {
+    const std::string& inbox = cfg.paths.inbox;
+    const std::string manifest = find_manifest(inbox, name);
+    if (manifest.empty()) return Unclaimed::none;
+    auto files = companions(cfg, manifest);
+
+    const std::string hold = inbox + "/." + name + ".cancel.tmp";
+    if (::mkdir(hold.c_str(), 0755) != 0 && errno != EEXIST) {
+        std::fprintf(stderr, "videodrop: cannot create %s: %s\n", hold.c_str(),
+                     std::strerror(errno));
+        return Unclaimed::error;
+    }
+    if (int err = rename_noreplace(inbox + "/" + manifest, hold + "/" + manifest); err != 0) {
+        std::error_code ec;
+        sfs::remove(hold, ec);  // only when empty: a leftover of an interrupted cancel stays
+        if (err == ENOENT) return Unclaimed::raced;
+        std::fprintf(stderr, "videodrop: cannot take %s/%s out of the inbox: %s\n", inbox.c_str(),
+                     manifest.c_str(), std::strerror(err));
+        return Unclaimed::error;
+    }
+    for (const auto& f : files)
+        (void)rename_noreplace(inbox + "/" + f, hold + "/" + f);  // missing: claimed elsewhere
+    files.insert(files.begin(), manifest);
+
+    auto stem = delivery::move_to_failed(cfg.paths, hold, files, name, cancelled_error(name));
+    if (!stem) {
+        std::fprintf(stderr, "videodrop: %s (the files wait in %s)\n", stem.error().c_str(),
+                     hold.c_str());
+        return Unclaimed::error;
+    }
+    std::error_code ec;
+    sfs::remove_all(hold, ec);
+    std::printf("%s: cancelled before it was claimed; moved to %s/%s.error.json\n", name.c_str(),
+                cfg.paths.failed.c_str(), stem->c_str());
+    return Unclaimed::moved;
+}
+
+// An empty STATE/cancel/NAME; one already there is the same request.
+tl::expected<void, std::string> request_cancel(const std::string& state, const std::string& name) {
+    const std::string dir = state + "/cancel";
+    if (auto r = fs::make_dirs(dir); !r) return r;
+    const std::string path = dir + "/" + name;
+    int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0 && errno != EEXIST)
+        return tl::unexpected("cannot create " + path + ": " + std::strerror(errno));
+    if (fd >= 0) ::close(fd);
+    return fs::fsync_dir(dir);
+}
+
+}  // namespace
+
+int cancel(const Config& cfg, const std::vector<std::string>& names) {
+    int rc = cli::kOk;
+    const bool running = daemon_running(cfg.paths.state);
+    for (const auto& name : names) {
+        if (!is_valid_name(name)) {
+            std::fprintf(stderr,
+                         "videodrop: \"%s\" is not a job name (1-120 letters, digits, '.', '_' "
+                         "or '-'; see `videodrop status`)\n",
+                         one_line(name, 60).c_str());
+            rc = cli::kFatal;
+            continue;
+        }
+        auto unclaimed = fail_unclaimed(cfg, name);
+        if (unclaimed == Unclaimed::error) {
+            rc = cli::kFatal;
+            continue;
+        }
+        // Counted after the inbox: a manifest claimed meanwhile has a record (or claim) by now.
+        int claimed = claimed_jobs(cfg.paths.state, name);
+        if (claimed == 0 && unclaimed != Unclaimed::raced) {
+            if (unclaimed == Unclaimed::none) {
+                std::fprintf(stderr,
+                             "videodrop: no queued or running job named %s (see `videodrop "
+                             "status`)\n",
+                             name.c_str());
+                rc = cli::kFatal;
+            }
+            continue;
+        }
+        if (auto r = request_cancel(cfg.paths.state, name); !r) {
+            std::fprintf(stderr, "videodrop: %s\n", r.error().c_str());
+            rc = cli::kFatal;
+            continue;
+        }
+        if (running)
+            std::printf("%s: cancel requested; the daemon applies it within a few seconds\n",
+                        name.c_str());
+        else
+            std::printf(
+                "%s: cancel requested; no daemon is running; the cancel will apply when it "
+                "starts\n",
+                name.c_str());
+    }
+    return rc;
+}
+
+}  // namespace vd::manage

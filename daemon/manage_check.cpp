@@ -1,0 +1,198 @@
+// `videodrop check`: asks each provider, with each key of its pool, for its models and for one
+// video of the list. Neither request costs anything; no create is ever sent.
+#include <cstdio>
+#include <memory>
+
+#include <uv.h>
+
+#include "daemon/cli.hpp"
+#include "daemon/http_client.hpp"
+#include "daemon/manage.hpp"
+#include "daemon/manage_util.hpp"
+#include "pipeline/protocol.hpp"
+
+namespace vd::manage {
+namespace {
+
+using nlohmann::json;
+
+struct Probe {
+    std::string provider;
+    int slot = 0;
+    bool models = false;  // GET /models, else GET /videos?limit=1
+    HttpResult result;
+    bool done = false;
+};
+
+struct Target {
+    const ProviderConfig* config;
+    std::vector<std::string> keys;
+};
+
+std::string key_source(const ProviderConfig& p, size_t count) {
+    if (!p.api_key_env.empty()) return "key from environment variable " + p.api_key_env;
+    if (!p.api_key_file.empty()) return "key from api_key_file " + p.api_key_file;
+    if (!p.keys_file.empty())
+        return std::to_string(count) + (count == 1 ? " key" : " keys") + " from keys_file " +
+               p.keys_file;
+    return "the mock's built-in key";
+}
+
+// Provider words may quote what was sent; a key must not reach the terminal even then.
+std::string scrub(std::string text, const std::vector<std::string>& keys) {
+    for (const auto& k : keys)
+        for (size_t at; !k.empty() && (at = text.find(k)) != std::string::npos;)
+            text.replace(at, k.size(), "[key]");
+    return one_line(text, 200);
+}
+
+bool ok_status(const HttpResult& r) {
+    return r.transport == TransportError::none && r.status >= 200 && r.status < 300;
+}
+
+std::string failure(const HttpResult& r, const std::vector<std::string>& keys) {
+    if (r.transport != TransportError::none)
+        return scrub("no answer: " + r.transport_message, keys) +
+               " (check base_url, the network and proxy)";
+    std::string out = "HTTP " + std::to_string(r.status);
+    if (auto e = protocol::parse_error(r)) {
+        if (!e->code.empty()) out += " " + e->code;
+        if (!e->message.empty()) out += ": " + e->message;
+    } else if (!r.body.empty()) {
+        out += ": " + r.body.substr(0, 200);
+    }
+    out = scrub(out, keys);
+    if (r.status == 401 || r.status == 403) out += " (the key is rejected: replace it)";
+    return out;
+}
+
+// The ids of a model list ({"data":[{"id":...}]}), or nullopt when the answer is not one.
+std::optional<std::vector<std::string>> model_ids(const HttpResult& r) {
+    auto j = json::parse(r.body, nullptr, false);
+    if (!j.is_object() || !j.contains("data") || !j["data"].is_array()) return std::nullopt;
+    std::vector<std::string> ids;
+    for (const auto& m : j["data"])
+        if (m.is_object() && m.contains("id") && m["id"].is_string())
+            ids.push_back(m["id"].get<std::string>());
+    return ids;
+}
+
+std::string list_names(const std::vector<std::string>& ids, const std::vector<std::string>& keys) {
+    std::string out;
+    for (size_t i = 0; i < ids.size() && i < 12; ++i)
+        out += (i ? ", " : "") + ids[i];
+    if (ids.size() > 12) out += ", ...";
+    return scrub(out, keys);
+}
+
+// Runs every probe to its end, then closes the loop's handles.
+void run_probes(const std::vector<Target>& targets, std::vector<Probe>& probes) {
+    std::map<std::string, ProviderEndpoint> endpoints;
+    for (const auto& t : targets) {
+        const auto& p = *t.config;
+        endpoints[p.core.name] = {p.core.base_url, p.core.dialect.auth, t.keys, p.proxy};
+    }
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    HttpClientOptions options;
+    options.api_timeout = Millis{30000};
+    auto http = std::make_unique<HttpClient>(&loop, std::move(endpoints), options);
+    size_t pending = probes.size();
+    for (auto& pr : probes) {
+        const auto& p = std::find_if(targets.begin(), targets.end(), [&](const Target& t) {
+                            return t.config->core.name == pr.provider;
+                        })->config->core;
+        auto req = pr.models ? protocol::build_models(p, pr.slot)
+                             : protocol::build_list(p, 1, "", pr.slot);
+        http->send(req, [&pr, &pending](HttpResult r) {
+            pr.result = std::move(r);
+            pr.done = true;
+            --pending;
+        });
+    }
+    while (pending > 0 && uv_run(&loop, UV_RUN_ONCE) != 0) {
+    }
+    http->shutdown();
+    http.reset();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+}
+
+}  // namespace
+
+int check(const Config& cfg, const std::string& provider, const EnvLookup& env) {
+    if (!provider.empty() && !cfg.providers.count(provider)) {
+        std::string known;
+        for (const auto& [name, p] : cfg.providers)
+            known += (known.empty() ? "" : ", ") + name;
+        std::fprintf(stderr, "videodrop: no provider \"%s\" in %s (configured: %s)\n",
+                     one_line(provider, 60).c_str(), cfg.source.c_str(), known.c_str());
+        return cli::kUsage;
+    }
+    int rc = cli::kOk;
+    std::vector<Target> targets;
+    for (const auto& [name, p] : cfg.providers) {
+        if (!provider.empty() && name != provider) continue;
+        auto keys = load_keys(p, env);
+        if (!keys) {
+            std::printf("%s\n", keys.error().c_str());
+            rc = cli::kFatal;
+            continue;
+        }
+        targets.push_back({&p, std::move(*keys)});
+    }
+
+    std::vector<Probe> probes;
+    for (const auto& t : targets)
+        for (int slot = 0; slot < static_cast<int>(t.keys.size()); ++slot)
+            for (bool models : {true, false})
+                probes.push_back({t.config->core.name, slot, models, {}, false});
+    run_probes(targets, probes);
+
+    for (const auto& t : targets) {
+        const auto& p = *t.config;
+        std::printf("%s: %s (%s)\n", p.core.name.c_str(), p.core.base_url.c_str(),
+                    key_source(p, t.keys.size()).c_str());
+        std::optional<std::vector<std::string>> offered;
+        for (int slot = 0; slot < static_cast<int>(t.keys.size()); ++slot) {
+            const Probe *models = nullptr, *list = nullptr;
+            for (const auto& pr : probes)
+                if (pr.provider == p.core.name && pr.slot == slot)
+                    (pr.models ? models : list) = &pr;
+            std::vector<std::string> problems;
+            std::string offers;
+            if (ok_status(models->result)) {
+                if (auto ids = model_ids(models->result)) {
+                    offered = ids;
+                    offers = std::to_string(ids->size()) + " models: " + list_names(*ids, t.keys);
+                } else {
+                    problems.push_back(
+                        "GET /models did not answer a model list (is base_url "
+                        "right?)");
+                }
+            } else {
+                problems.push_back("GET /models: " + failure(models->result, t.keys));
+            }
+            if (!ok_status(list->result))
+                problems.push_back("GET /videos: " + failure(list->result, t.keys));
+            std::string line = "ok (" + offers + ")";
+            if (!problems.empty()) {
+                rc = cli::kFatal;
+                line = "FAILED: ";
+                for (size_t i = 0; i < problems.size(); ++i)
+                    line += (i ? "; " : "") + problems[i];
+            }
+            std::printf("  key %d: %s\n", slot + 1, line.c_str());
+        }
+        if (!offered) continue;
+        for (const auto& [model, spec] : p.core.models)
+            if (std::find(offered->begin(), offered->end(), model) == offered->end())
+                std::printf(
+                    "  warning: the provider does not offer model %s (configured in "
+                    "[providers.%s.models]; jobs for it will fail)\n",
+                    model.c_str(), p.core.name.c_str());
+    }
+    return rc;
+}
+
+}  // namespace vd::manage

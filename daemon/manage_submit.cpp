@@ -1,0 +1,209 @@
+// `videodrop submit`: a manifest (and a copy of the image) into the inbox, validated first and
+// published by rename, so the daemon never sees a half-written or invalid job from us.
+#include <sys/stat.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "config/manifest.hpp"
+#include "daemon/cli.hpp"
+#include "daemon/fsutil.hpp"
+#include "daemon/manage.hpp"
+#include "daemon/manage_util.hpp"
+
+namespace vd::manage {
+namespace {
+
+namespace sfs = std::filesystem;
+using nlohmann::json;
+
+constexpr size_t kMaxSlug = 40;
+
+std::string base36(uint64_t v) {
+    std::string out;
+    do {
+        out.insert(out.begin(), "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36]);
+        v /= 36;
+    } while (v > 0);
+    return out;
+}
+
+// The extension the copy gets: the image's own (lower-cased), so a .txt-style reader and a
+// person both recognise it.
+std::string image_ext(const std::string& path) {
+    std::string ext = sfs::path(path).extension().string();
+    for (char& c : ext)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    bool plain = ext.size() > 1;
+    for (size_t i = 1; i < ext.size(); ++i)
+        if (!std::isalnum(static_cast<unsigned char>(ext[i]))) plain = false;
+    return plain ? ext : ".img";
+}
+
+// A name is taken when any file the daemon could pair with it is already in the inbox.
+bool taken(const std::string& inbox, const std::string& name, const std::string& ext) {
+    for (const char* e : {".json", ".toml", ".txt", ".png", ".jpg", ".jpeg", ".webp"})
+        if (exists(inbox + "/" + name + e)) return true;
+    return !ext.empty() && exists(inbox + "/" + name + ext);
+}
+
+// Removes the staging folder however submit ends.
+struct Staging {
+    std::string dir;
+    ~Staging() {
+        std::error_code ec;
+        if (!dir.empty()) sfs::remove_all(dir, ec);
+    }
+};
+
+// Picks NAME, NAME-2, ... and reserves it by creating its staging folder (a dotfile the daemon
+// ignores), so two submits at once never pick the same name.
+std::string reserve(const std::string& inbox, const std::string& base, const std::string& ext,
+                    Staging& staging) {
+    for (int n = 1; n < 10000; ++n) {
+        std::string name = n == 1 ? base : base + "-" + std::to_string(n);
+        if (taken(inbox, name, ext)) continue;
+        std::string dir = inbox + "/." + name + ".submit.tmp";
+        if (::mkdir(dir.c_str(), 0755) != 0) {
+            if (errno == EEXIST) continue;
+            std::fprintf(stderr, "videodrop: cannot create %s: %s (check [paths] inbox)\n",
+                         dir.c_str(), std::strerror(errno));
+            return "";
+        }
+        staging.dir = dir;
+        return name;
+    }
+    std::fprintf(stderr, "videodrop: every name from %s to %s-9999 is taken in %s\n", base.c_str(),
+                 base.c_str(), inbox.c_str());
+    return "";
+}
+
+json manifest_json(const SubmitOptions& o, const std::string& image_name) {
+    json m = {{"prompt", o.prompt}};
+    if (!o.model.empty()) m["model"] = o.model;
+    if (o.seconds) m["seconds"] = *o.seconds;
+    if (!o.size.empty()) m["size"] = o.size;
+    if (!image_name.empty()) m["image"] = image_name;
+    return m;
+}
+
+}  // namespace
+
+std::string default_name(const std::string& prompt, TimePoint now) {
+    // Whole words while they fit; a first word longer than the limit is cut.
+    std::string slug, word;
+    bool full = false;
+    auto flush = [&] {
+        if (word.empty() || full) return;
+        if (slug.empty())
+            slug = word.substr(0, kMaxSlug);
+        else if (slug.size() + 1 + word.size() <= kMaxSlug)
+            slug += "-" + word;
+        else
+            full = true;
+        word.clear();
+    };
+    for (char c : prompt) {
+        auto u = static_cast<unsigned char>(c);
+        if (u < 0x80 && std::isalnum(u))
+            word += static_cast<char>(std::tolower(u));
+        else
+            flush();
+    }
+    flush();
+    if (slug.empty()) slug = "video";
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    return slug + "-" + base36(static_cast<uint64_t>(secs < 0 ? 0 : secs));
+}
+
+int submit(const Config& cfg, const SubmitOptions& o, TimePoint now) {
+    const std::string& inbox = cfg.paths.inbox;
+    std::error_code ec;
+    if (!sfs::is_directory(inbox, ec)) {
+        std::fprintf(stderr,
+                     "videodrop: the inbox %s is not a folder (create it, or fix [paths] inbox "
+                     "in %s)\n",
+                     inbox.c_str(), cfg.source.c_str());
+        return cli::kFatal;
+    }
+    if (!o.name.empty() && !is_valid_name(o.name)) {
+        std::fprintf(stderr,
+                     "videodrop: --name \"%s\" is not a valid job name (1-120 letters, digits, "
+                     "'.', '_' or '-')\n",
+                     one_line(o.name, 60).c_str());
+        return cli::kUsage;
+    }
+    std::string ext;
+    if (!o.image.empty()) {
+        if (!sfs::is_regular_file(o.image, ec)) {
+            std::fprintf(stderr, "videodrop: --image %s is not a readable file\n", o.image.c_str());
+            return cli::kFatal;
+        }
+        ext = image_ext(o.image);
+    }
+
+    Staging staging;
+    const std::string name =
+        reserve(inbox, o.name.empty() ? default_name(o.prompt, now) : o.name, ext, staging);
+    if (name.empty()) return cli::kFatal;
+    const std::string image_name = ext.empty() ? "" : name + ext;
+    const std::string manifest_name = name + ".json";
+
+    if (!image_name.empty()) {
+        // A huge file would be rejected anyway; say so before copying gigabytes.
+        auto bytes = sfs::file_size(o.image, ec);
+        if (!ec && static_cast<int64_t>(bytes) > cfg.intake.max_image_bytes) {
+            std::fprintf(stderr,
+                         "videodrop: --image %s is %ju bytes; the limit is %jd "
+                         "(intake.max_image_bytes): use a smaller image\n",
+                         o.image.c_str(), static_cast<uintmax_t>(bytes),
+                         static_cast<intmax_t>(cfg.intake.max_image_bytes));
+            return cli::kFatal;
+        }
+        if (auto c = copy_durable(o.image, staging.dir + "/" + image_name); !c) {
+            std::fprintf(stderr, "videodrop: %s\n", c.error().c_str());
+            return cli::kFatal;
+        }
+    }
+    const std::string staged = staging.dir + "/" + manifest_name;
+    if (auto w = fs::write_atomic(staged, manifest_json(o, image_name).dump(2) + "\n"); !w) {
+        std::fprintf(stderr, "videodrop: %s\n", w.error().c_str());
+        return cli::kFatal;
+    }
+
+    // The same check the daemon makes, so a mistake is reported now and not as a failed job.
+    if (auto spec = read_manifest(staged, staging.dir, cfg); !spec) {
+        for (const auto& p : spec.error())
+            std::fprintf(stderr, "videodrop: submit: %s%s\n",
+                         p.field.empty() ? "" : (p.field + ": ").c_str(), p.message.c_str());
+        return cli::kFatal;
+    }
+
+    // The image first: a manifest must never be seen without its image.
+    const std::string image_path = inbox + "/" + image_name;
+    if (!image_name.empty()) {
+        if (int err = rename_noreplace(staging.dir + "/" + image_name, image_path); err != 0) {
+            std::fprintf(stderr, "videodrop: cannot move the image to %s: %s\n", image_path.c_str(),
+                         std::strerror(err));
+            return cli::kFatal;
+        }
+    }
+    const std::string path = inbox + "/" + manifest_name;
+    if (int err = rename_noreplace(staged, path); err != 0) {
+        if (!image_name.empty()) ::unlink(image_path.c_str());
+        std::fprintf(stderr, "videodrop: cannot move the manifest to %s: %s\n", path.c_str(),
+                     std::strerror(err));
+        return cli::kFatal;
+    }
+    if (auto s = fs::fsync_dir(inbox); !s) {
+        std::fprintf(stderr, "videodrop: %s\n", s.error().c_str());
+        return cli::kFatal;
+    }
+    std::printf("%s\n", path.c_str());
+    return cli::kOk;
+}
+
+}  // namespace vd::manage

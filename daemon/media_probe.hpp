@@ -1,0 +1,46 @@
+// Reads what a downloaded MP4 holds (libavformat), without decoding: open, stream headers, one
+// demux pass, sha256. See architecture.md, "Checking an MP4".
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <uv.h>
+
+#include "pipeline/verdict.hpp"
+
+namespace vd {
+
+// Synchronous; takes a few ms plus the hash. Never throws: failures are recorded in the MediaInfo.
+// A file whose bytes are corrupted but whose packets are all present still passes: only decoding
+// would catch that.
+MediaInfo probe_mp4(const std::string& path);
+
+// Runs probe_mp4 on the libuv threadpool; `done` runs on the loop thread.
+void probe_async(uv_loop_t* loop, std::string path, std::function<void(MediaInfo)> done);
+
+// Keeps at most `max_parallel` probes on the threadpool so they don't starve libuv's fs requests;
+// the rest wait in a queue. Loop thread only.
+// On shutdown() or destruction, queued probes are dropped and no `done` is called again; running
+// probes still finish on the threadpool, so run the loop until idle before closing it.
+class MediaProber {
+  public:
+    explicit MediaProber(uv_loop_t* loop, int max_parallel = 2);
+    ~MediaProber();
+    MediaProber(const MediaProber&) = delete;
+    MediaProber& operator=(const MediaProber&) = delete;
+
+    void probe(std::string path, std::function<void(MediaInfo)> done);  // dropped after shutdown()
+    size_t pending() const;                                             // queued + running
+    size_t running() const;
+    void shutdown();
+
+  private:
+    struct State;
+    static void start_queued(const std::shared_ptr<State>& state);
+    std::shared_ptr<State> state_;
+};
+
+}  // namespace vd

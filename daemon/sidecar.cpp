@@ -1,0 +1,138 @@
+#include "daemon/sidecar.hpp"
+
+#include <time.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "daemon/delivery.hpp"
+
+namespace vd {
+namespace {
+
+using nlohmann::json;
+
+// Costs are products of decimal prices: 0.1 * 12 should read 1.2, not 1.2000000000000002.
+double round6(double v) {
+    return std::round(v * 1e6) / 1e6;
+}
+
+// 30.0 fps reads as 30, as in the documented example; 29.97 stays as it is.
+json number(double v) {
+    if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15)
+        return static_cast<int64_t>(v);
+    return v;
+}
+
+json time_or_null(TimePoint t) {
+    return to_ms(t) == 0 ? json() : json(iso8601_utc(t));
+}
+
+json string_or_null(const std::string& s) {
+    return s.empty() ? json() : json(s);
+}
+
+json media_json(const MediaInfo& m) {
+    json audio;
+    if (m.has_audio)
+        audio = {
+            {"codec", m.audio_codec}, {"sample_rate", m.sample_rate}, {"channels", m.channels}};
+    return {{"container", m.container},
+            {"duration", std::round(m.duration * 1000) / 1000},
+            {"video",
+             {{"codec", m.video_codec},
+              {"width", m.width},
+              {"height", m.height},
+              {"fps", number(std::round(m.fps * 1000) / 1000)},
+              {"frames", m.frames}}},
+            {"audio", audio}};
+}
+
+}  // namespace
+
+std::string iso8601_utc(TimePoint t) {
+    const int64_t ms = to_ms(t);
+    // Floor division, so times before 1970 still get a millisecond part in 0..999.
+    int64_t secs = ms / 1000, milli = ms % 1000;
+    if (milli < 0) milli += 1000, secs -= 1;
+    time_t tt = static_cast<time_t>(secs);
+    struct tm tm {};
+    gmtime_r(&tt, &tm);
+    char buf[80];  // room for any int the compiler imagines in struct tm
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(milli));
+    return buf;
+}
+
+json make_sidecar(const Job& job, const std::string& stem, TimePoint delivered,
+                  const std::string& version) {
+    const JobSpec& s = job.spec;
+    json input_reference;
+    if (!s.image_original.empty())
+        input_reference = {
+            {"file", s.image_original}, {"sha256", s.image_sha256}, {"fit", s.image_fit}};
+
+    json variants = json::object();
+    for (const auto& v : job.variants_done)
+        if (v != "video") variants[v] = delivery::output_file(stem, v);
+
+    return {
+        {"schema", "videodrop.sidecar/1"},
+        {"name", stem},
+        {"status", "completed"},
+        {"manifest", s.manifest},
+        {"request",
+         {{"provider", s.provider},
+          {"model", s.model},
+          {"seconds", s.seconds},
+          {"size", to_string(s.size)},
+          {"prompt", s.prompt},
+          {"input_reference", input_reference}}},
+        {"provider",
+         {{"video_id", job.video_id},
+          {"remixed_from", string_or_null(s.remix_of)},
+          {"request_ids", job.request_ids}}},
+        {"timing",
+         {{"discovered", time_or_null(job.discovered)},
+          {"submitted", time_or_null(job.submitted)},
+          {"completed", time_or_null(job.completed)},
+          {"delivered", time_or_null(delivered)}}},
+        {"attempts",
+         {{"submit", job.submit_attempts},
+          {"download", job.download_attempts},
+          {"polls", job.polls}}},
+        {"cost",
+         {{"usd", round6(job.cost_usd)},
+          {"usd_per_second", s.seconds > 0 ? round6(job.cost_usd / s.seconds) : 0.0},
+          {"seconds", s.seconds},
+          {"estimated", true}}},
+        {"file",
+         {{"name", delivery::output_file(stem, "video")},
+          {"bytes", job.media.bytes},
+          {"sha256", job.media.sha256}}},
+        {"media", media_json(job.media)},
+        {"variants", variants},
+        {"meta", s.meta.is_null() ? json::object() : s.meta},
+        {"videodrop", {{"version", version}}},
+    };
+}
+
+json make_error(const std::string& name, const json& manifest, const JobError& e) {
+    return {
+        {"schema", "videodrop.error/1"},
+        {"name", name},
+        {"manifest", manifest},
+        {"error",
+         {{"stage", e.stage},
+          {"code", e.code},
+          {"message", e.message},
+          {"http_status", e.http_status > 0 ? json(e.http_status) : json()},
+          {"provider_error", e.provider_error},
+          {"request_id", string_or_null(e.request_id)},
+          {"retryable", e.retryable},
+          {"hint", e.hint}}},
+    };
+}
+
+}  // namespace vd

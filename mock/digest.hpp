@@ -1,0 +1,13 @@
+// SHA-256 for the request log (uploads, and keys, which are only ever recorded as a hash).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace vd::mock {
+
+std::string sha256_hex(std::string_view data);
+// First 12 hex digits of the key's hash; "" for no key.
+std::string key_hash(std::string_view key);
+
+}  // namespace vd::mock

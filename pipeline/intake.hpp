@@ -1,0 +1,57 @@
+// Whether a file seen in the inbox is ready to claim, should be looked at again, or never will be.
+// Pure: the watcher passes in what stat() said, what it remembered, and the time.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pipeline/types.hpp"
+
+namespace vd::intake {
+
+enum class Readiness {
+    ready,   // claim it now
+    wait,    // still settling: look again at recheck_at
+    ignore,  // not a manifest (dotfile, partial upload, image, anything else): leave it alone
+    reject,  // a manifest name that cannot be taken (symlink, not a file, bad name, too big)
+};
+std::string_view to_string(Readiness r);
+
+// What one scan saw of an inbox entry (lstat, so a symlink is seen as one).
+struct FileObservation {
+    std::string name;  // file name within the inbox, no directory
+    int64_t size = 0;
+    int64_t mtime_ns = 0;
+    bool regular = true;
+    bool symlink = false;
+};
+
+// What the watcher remembers of a file between scans.
+struct SeenBefore {
+    int64_t size = 0;
+    int64_t mtime_ns = 0;
+    TimePoint first_seen_stable{};  // when size and mtime were first seen as they are now
+};
+
+struct IntakeDecision {
+    Readiness readiness = Readiness::ignore;
+    std::string reason;                   // for reject (the error file) and wait (logs)
+    std::optional<SeenBefore> remember;   // what to keep for the next scan; nullopt = forget it
+    std::optional<TimePoint> recheck_at;  // for wait: when it may become ready
+};
+
+// A file copied in place is ready once its size and mtime have held for `settle`; with a zero
+// settle a manifest is ready when first seen (producers that rename complete files in).
+IntakeDecision decide(const FileObservation& now_obs, const std::optional<SeenBefore>& prev,
+                      TimePoint now, Millis settle, int64_t max_bytes);
+
+// "cat.toml", "cat.json", "cat.txt".
+bool is_manifest_name(std::string_view name);
+// A reference image that travels with a manifest: .png .jpg .jpeg .webp (any case).
+bool is_image_name(std::string_view name);
+// A job name (a manifest's stem): [A-Za-z0-9._-]{1,120}.
+bool is_valid_job_name(std::string_view stem);
+
+}  // namespace vd::intake

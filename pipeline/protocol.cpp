@@ -1,0 +1,685 @@
+#include "pipeline/protocol.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <initializer_list>
+#include <string_view>
+#include <variant>
+
+namespace vd::protocol {
+
+namespace {
+
+using nlohmann::json;
+
+char lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+std::string to_lower(std::string_view s) {
+    std::string out(s);
+    for (char& c : out)
+        c = lower(c);
+    return out;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() &&
+           (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
+        s.remove_prefix(1);
+    while (!s.empty() &&
+           (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+        s.remove_suffix(1);
+    return s;
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// ---- requests ----
+
+std::string base(const ProviderSettings& p) {
+    std::string_view b = p.base_url;
+    while (!b.empty() && b.back() == '/')
+        b.remove_suffix(1);
+    return std::string(b);
+}
+
+std::string video_url(const ProviderSettings& p, const std::string& id) {
+    return base(p) + "/videos/" + encode_path_segment(id);
+}
+
+HttpRequest request(const ProviderSettings& p, std::string method, std::string url, int slot) {
+    HttpRequest r;
+    r.method = std::move(method);
+    r.url = std::move(url);
+    r.provider = p.name;
+    r.key_slot = slot;
+    r.authenticated = true;
+    return r;
+}
+
+void set_json_body(HttpRequest& r, const json& body) {
+    r.headers.emplace_back("Content-Type", "application/json");
+    r.body = body.dump();
+}
+
+std::string image_content_type(std::string_view path) {
+    auto dot = path.rfind('.');
+    std::string ext = dot == std::string_view::npos ? "" : to_lower(path.substr(dot));
+    if (ext == ".png") return "image/png";
+    if (ext == ".jpg" || ext == ".jpeg") return "image/jpeg";
+    if (ext == ".webp") return "image/webp";
+    return "application/octet-stream";
+}
+
+// ---- responses ----
+
+// Bytes from the wire made safe for a message: printable ASCII only, since the message ends up
+// in JSON error files and a cut UTF-8 sequence would make them unwritable.
+std::string printable(std::string_view bytes) {
+    std::string out;
+    for (char c : bytes) {
+        auto b = static_cast<unsigned char>(c);
+        out += b < 0x20 ? ' ' : b >= 0x7f ? '?' : c;
+    }
+    return out;
+}
+
+// What arrived, for error messages: the start of the body.
+std::string first_bytes(std::string_view body) {
+    constexpr size_t kMax = 60;
+    return printable(body.substr(0, kMax)) + (body.size() > kMax ? "..." : "");
+}
+
+std::string media_type(const HttpResult& r) {
+    std::string_view ct = r.content_type;
+    std::optional<std::string> header;
+    if (ct.empty() && (header = r.header("content-type"))) ct = *header;
+    auto semi = ct.find(';');
+    if (semi != std::string_view::npos) ct = ct.substr(0, semi);
+    return to_lower(trim(ct));
+}
+
+bool is_json_type(std::string_view type) {
+    return type == "application/json" || ends_with(type, "+json");
+}
+
+// The body as JSON, or a message naming what arrived instead.
+tl::expected<json, ParseError> body_json(const HttpResult& r) {
+    std::string type = media_type(r);
+    std::string_view body = trim(r.body);
+    bool looks_json = !body.empty() && (body.front() == '{' || body.front() == '[');
+    if (!is_json_type(type) && !(type.empty() && looks_json)) {
+        std::string what = type.empty() ? "no content type" : printable(type);
+        std::string bytes = body.empty() ? "empty body" : "first bytes: " + first_bytes(body);
+        return tl::unexpected(ParseError{"expected JSON, got " + what + " (" + bytes + ")"});
+    }
+    json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) {
+        std::string bytes = body.empty() ? "empty body" : "first bytes: " + first_bytes(body);
+        return tl::unexpected(ParseError{"invalid JSON body (" + bytes + ")"});
+    }
+    return j;
+}
+
+std::optional<std::string> get_string(const json& o, const char* key) {
+    auto it = o.find(key);
+    if (it == o.end() || !it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+}
+
+std::optional<double> number_from(const json& v) {
+    if (v.is_number()) return v.get<double>();
+    if (v.is_string()) {
+        std::string_view s = trim(v.get_ref<const std::string&>());
+        if (!s.empty() && s.back() == '%') s = trim(s.substr(0, s.size() - 1));
+        double d = 0;
+        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+        if (ec == std::errc{} && p == s.data() + s.size() && !s.empty() && std::isfinite(d))
+            return d;
+    }
+    return std::nullopt;
+}
+
+std::optional<double> get_number(const json& o, const char* key) {
+    auto it = o.find(key);
+    if (it == o.end()) return std::nullopt;
+    return number_from(*it);
+}
+
+// Ids and codes are strings, but some gateways send numbers.
+std::optional<std::string> string_or_number(const json& v) {
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
+    if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+    if (v.is_number()) return v.dump();
+    return std::nullopt;
+}
+
+// Unix seconds; a value too large to be seconds is taken as milliseconds (some gateways).
+std::optional<int64_t> get_time(const json& o, const char* key) {
+    auto d = get_number(o, key);
+    if (!d || *d < 0 || *d > 1e16) return std::nullopt;
+    auto t = static_cast<int64_t>(*d);
+    return t > 100'000'000'000 ? t / 1000 : t;
+}
+
+// Walks a path of object keys and array indices; null when any step is missing.
+const json* at_path(const json& root,
+                    std::initializer_list<std::variant<const char*, size_t>> path) {
+    const json* cur = &root;
+    for (const auto& step : path) {
+        if (auto* key = std::get_if<const char*>(&step)) {
+            if (!cur->is_object()) return nullptr;
+            auto it = cur->find(*key);
+            if (it == cur->end()) return nullptr;
+            cur = &*it;
+        } else {
+            size_t i = std::get<size_t>(step);
+            if (!cur->is_array() || cur->size() <= i) return nullptr;
+            cur = &(*cur)[i];
+        }
+    }
+    return cur;
+}
+
+std::string result_url_of(const json& v) {
+    const json* candidates[] = {
+        at_path(v, {"url"}),
+        at_path(v, {"video_url"}),
+        at_path(v, {"metadata", "url"}),
+        at_path(v, {"outputs", "video_url"}),
+        at_path(v, {"output", "videos", size_t{0}, "url"}),
+        at_path(v, {"urls", size_t{0}}),
+    };
+    for (const json* c : candidates)
+        if (c && c->is_string() && !c->get_ref<const std::string&>().empty())
+            return c->get<std::string>();
+    return "";
+}
+
+// An error value: an object {code, message, type, param} or a plain message string.
+std::optional<ProviderError> error_from(const json& e) {
+    ProviderError pe;
+    if (e.is_string()) {
+        if (e.get_ref<const std::string&>().empty()) return std::nullopt;
+        pe.message = e.get<std::string>();
+        pe.raw = json{{"message", pe.message}};
+        return pe;
+    }
+    if (!e.is_object()) return std::nullopt;
+    if (auto it = e.find("code"); it != e.end()) pe.code = string_or_number(*it).value_or("");
+    pe.message = get_string(e, "message").value_or("");
+    pe.type = get_string(e, "type").value_or("");
+    pe.param = get_string(e, "param").value_or("");
+    if (pe.code.empty() && pe.message.empty() && pe.type.empty()) return std::nullopt;
+    pe.raw = e;
+    return pe;
+}
+
+// new-api answers {"code": "success", "message": "", "data": ...} when all is well.
+bool is_success_code(const json& code) {
+    if (code.is_number()) return code == 0 || code == 200;
+    if (code.is_boolean()) return code.get<bool>();
+    if (!code.is_string()) return false;
+    std::string c = to_lower(code.get<std::string>());
+    return c == "success" || c == "ok" || c == "0" || c == "200";
+}
+
+std::optional<ProviderError> error_in(const json& j) {
+    if (!j.is_object()) return std::nullopt;
+    if (auto it = j.find("error"); it != j.end()) return error_from(*it);
+    // new-api's top-level shape: {"code": ..., "message": ..., "data": ...}.
+    if (j.contains("id")) return std::nullopt;
+    ProviderError pe;
+    auto code = j.find("code");
+    if (code != j.end()) {
+        if (is_success_code(*code)) return std::nullopt;
+        pe.code = string_or_number(*code).value_or("");
+    }
+    pe.message = get_string(j, "message").value_or("");
+    if (pe.code.empty() && pe.message.empty()) return std::nullopt;
+    pe.type = get_string(j, "type").value_or("");
+    pe.raw = j;
+    return pe;
+}
+
+tl::expected<Video, ParseError> video_from(const json& top, const Dialect& d) {
+    if (!top.is_object())
+        return tl::unexpected(
+            ParseError{std::string("expected a video object, got ") + top.type_name()});
+    const json* obj = &top;
+    if (!top.contains("id")) {
+        auto data = top.find("data");
+        if (data != top.end() && data->is_object() && data->contains("id")) obj = &*data;
+    }
+    const json& o = *obj;
+
+    Video v;
+    auto id = o.find("id");
+    if (id == o.end()) {
+        if (auto e = error_in(top))
+            return tl::unexpected(ParseError{"provider error instead of a video: " +
+                                             (e->code.empty() ? "" : e->code + ": ") + e->message});
+        return tl::unexpected(ParseError{"video object without id"});
+    }
+    auto id_text = string_or_number(*id);
+    if (!id_text || id_text->empty())
+        return tl::unexpected(
+            ParseError{std::string("video id is not a usable string (got ") + id->dump() + ")"});
+    v.id = *id_text;
+    auto status = get_string(o, "status");
+    if (!status) return tl::unexpected(ParseError{"video " + v.id + " has no status string"});
+    v.status_word = *status;
+    v.status = classify_status(v.status_word, d);
+
+    if (auto p = get_number(o, "progress")) {
+        // Truncate: 99.6 must not read as done.
+        v.progress = static_cast<int>(std::clamp(*p, 0.0, 100.0));
+    }
+    v.created_at = get_time(o, "created_at");
+    v.completed_at = get_time(o, "completed_at");
+    v.expires_at = get_time(o, "expires_at");
+    v.model = get_string(o, "model").value_or("");
+    v.prompt = get_string(o, "prompt").value_or("");
+    v.remixed_from = get_string(o, "remixed_from_video_id").value_or("");
+    v.size = get_string(o, "size").value_or("");
+    if (v.size.empty()) {
+        auto w = get_number(o, "width"), h = get_number(o, "height");
+        if (w && h && *w > 0 && *h > 0 && *w < 1e5 && *h < 1e5)
+            v.size = to_string(Size{static_cast<int>(*w), static_cast<int>(*h)});
+    }
+    auto secs = get_number(o, "seconds");
+    if (!secs) secs = get_number(o, "duration");
+    if (secs && *secs >= 0 && *secs < 1e6) v.seconds = static_cast<int>(std::lround(*secs));
+    v.result_url = result_url_of(o);
+    if (auto it = o.find("error"); it != o.end()) v.error = error_from(*it);
+    v.raw = o;
+    return v;
+}
+
+bool is_unreserved(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+// ---- Retry-After ----
+
+std::optional<double> parse_decimal(std::string_view s) {
+    s = trim(s);
+    double d = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+    if (s.empty() || ec != std::errc{} || p != s.data() + s.size() || !std::isfinite(d) || d < 0)
+        return std::nullopt;
+    return d;
+}
+
+bool is_leap(int year) {
+    return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
+int days_in_month(int year, int month) {
+    static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return kDays[month - 1] + (month == 2 && is_leap(year) ? 1 : 0);
+}
+
+// Days from 1970-01-01 to a date on or after it (month 1-12). Years have four digits in an
+// HTTP date, so counting year by year is cheap.
+int64_t days_since_epoch(int year, int month, int day) {
+    int64_t days = 0;
+    for (int y = 1970; y < year; ++y)
+        days += is_leap(y) ? 366 : 365;
+    for (int m = 1; m < month; ++m)
+        days += days_in_month(year, m);
+    return days + day - 1;
+}
+
+std::optional<int> digits(std::string_view s) {
+    if (s.empty()) return std::nullopt;
+    int v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + (c - '0');
+    }
+    return v;
+}
+
+}  // namespace
+
+// ---- status words ----
+
+std::string_view to_string(VideoStatus s) {
+    switch (s) {
+        case VideoStatus::queued:
+            return "queued";
+        case VideoStatus::in_progress:
+            return "in_progress";
+        case VideoStatus::completed:
+            return "completed";
+        case VideoStatus::failed:
+            return "failed";
+        case VideoStatus::cancelled:
+            return "cancelled";
+        case VideoStatus::unknown:
+            break;
+    }
+    return "unknown";
+}
+
+VideoStatus classify_status(std::string_view word, const Dialect& dialect) {
+    std::string w = to_lower(trim(word));
+    auto in = [&](const std::vector<std::string>& words) {
+        for (const auto& x : words)
+            if (to_lower(trim(x)) == w) return true;
+        return false;
+    };
+    // The dialect's words first: a provider may use a built-in word differently.
+    if (in(dialect.queued_words)) return VideoStatus::queued;
+    if (in(dialect.running_words)) return VideoStatus::in_progress;
+    if (in(dialect.completed_words)) return VideoStatus::completed;
+    if (in(dialect.failed_words)) return VideoStatus::failed;
+
+    struct Entry {
+        std::string_view word;
+        VideoStatus status;
+    };
+    static constexpr std::array<Entry, 23> kTable{{
+        {"queued", VideoStatus::queued},
+        {"pending", VideoStatus::queued},
+        {"submitted", VideoStatus::queued},
+        {"not_start", VideoStatus::queued},
+        {"preparing", VideoStatus::queued},
+        {"created", VideoStatus::queued},
+        {"starting", VideoStatus::queued},
+        {"in_progress", VideoStatus::in_progress},
+        {"processing", VideoStatus::in_progress},
+        {"running", VideoStatus::in_progress},
+        {"generating", VideoStatus::in_progress},
+        {"completed", VideoStatus::completed},
+        {"complete", VideoStatus::completed},
+        {"success", VideoStatus::completed},
+        {"succeeded", VideoStatus::completed},
+        {"finished", VideoStatus::completed},
+        {"failed", VideoStatus::failed},
+        {"failure", VideoStatus::failed},
+        {"fail", VideoStatus::failed},
+        {"error", VideoStatus::failed},
+        {"expired", VideoStatus::failed},
+        {"cancelled", VideoStatus::cancelled},
+        {"canceled", VideoStatus::cancelled},
+    }};
+    for (const auto& e : kTable)
+        if (e.word == w) return e.status;
+    return VideoStatus::unknown;
+}
+
+// ---- requests ----
+
+std::string encode_path_segment(std::string_view id) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(id.size());
+    for (char c : id) {
+        if (is_unreserved(c)) {
+            out += c;
+        } else {
+            auto b = static_cast<unsigned char>(c);
+            out += '%';
+            out += kHex[b >> 4];
+            out += kHex[b & 0xF];
+        }
+    }
+    return out;
+}
+
+HttpRequest build_create(const ProviderSettings& p, const JobSpec& job, int slot) {
+    HttpRequest r = request(p, "POST", base(p) + "/videos", slot);
+    const Dialect& d = p.dialect;
+    bool has_image = !job.image.empty();
+    // A file cannot travel in a JSON body (JSON wants an image URL or file id), so a job with a
+    // reference image goes as multipart whatever the dialect prefers.
+    bool multipart = d.encoding == CreateEncoding::multipart || has_image;
+
+    if (multipart) {
+        auto field = [&](std::string name, std::string value) {
+            r.form.push_back(FormPart{std::move(name), std::move(value), "", ""});
+        };
+        field("prompt", job.prompt);
+        if (!job.model.empty()) field("model", job.model);
+        field(d.duration == DurationField::duration_int ? "duration" : "seconds",
+              std::to_string(job.seconds));
+        if (d.size == SizeField::width_height) {
+            field("width", std::to_string(job.size.width));
+            field("height", std::to_string(job.size.height));
+        } else {
+            field("size", to_string(job.size));
+        }
+        if (has_image)
+            r.form.push_back(
+                FormPart{"input_reference", "", job.image, image_content_type(job.image)});
+        return r;
+    }
+
+    json body = json::object();
+    body["prompt"] = job.prompt;
+    if (!job.model.empty()) body["model"] = job.model;
+    switch (d.duration) {
+        case DurationField::seconds_string:
+            body["seconds"] = std::to_string(job.seconds);
+            break;
+        case DurationField::seconds_int:
+            body["seconds"] = job.seconds;
+            break;
+        case DurationField::duration_int:
+            body["duration"] = job.seconds;
+            break;
+    }
+    if (d.size == SizeField::width_height) {
+        body["width"] = job.size.width;
+        body["height"] = job.size.height;
+    } else {
+        body["size"] = to_string(job.size);
+    }
+    set_json_body(r, body);
+    return r;
+}
+
+HttpRequest build_remix(const ProviderSettings& p, const JobSpec& job, int slot) {
+    HttpRequest r = request(p, "POST", video_url(p, job.remix_of) + "/remix", slot);
+    set_json_body(r, json{{"prompt", job.prompt}});
+    return r;
+}
+
+HttpRequest build_retrieve(const ProviderSettings& p, const std::string& video_id, int slot) {
+    return request(p, "GET", video_url(p, video_id), slot);
+}
+
+HttpRequest build_list(const ProviderSettings& p, int limit, const std::string& after, int slot) {
+    std::string url = base(p) + "/videos?limit=" + std::to_string(limit) + "&order=desc";
+    if (!after.empty()) url += "&after=" + encode_path_segment(after);
+    return request(p, "GET", std::move(url), slot);
+}
+
+HttpRequest build_content(const ProviderSettings& p, const std::string& video_id,
+                          const std::string& variant, int slot) {
+    std::string v = variant.empty() ? "video" : variant;
+    return request(p, "GET", video_url(p, video_id) + "/content?variant=" + encode_path_segment(v),
+                   slot);
+}
+
+HttpRequest build_delete(const ProviderSettings& p, const std::string& video_id, int slot) {
+    return request(p, "DELETE", video_url(p, video_id), slot);
+}
+
+HttpRequest build_models(const ProviderSettings& p, int slot) {
+    return request(p, "GET", base(p) + "/models", slot);
+}
+
+// ---- responses ----
+
+tl::expected<Video, ParseError> parse_video(const HttpResult& r, const Dialect& d) {
+    auto j = body_json(r);
+    if (!j) return tl::unexpected(j.error());
+    return video_from(*j, d);
+}
+
+tl::expected<VideoList, ParseError> parse_list(const HttpResult& r, const Dialect& d) {
+    auto j = body_json(r);
+    if (!j) return tl::unexpected(j.error());
+    const json* items = nullptr;
+    if (j->is_array()) {
+        items = &*j;  // a bare array from a lax gateway
+    } else if (j->is_object()) {
+        auto it = j->find("data");
+        if (it != j->end() && it->is_array()) items = &*it;
+    }
+    if (!items) {
+        if (auto e = error_in(*j))
+            return tl::unexpected(ParseError{"provider error instead of a list: " +
+                                             (e->code.empty() ? "" : e->code + ": ") + e->message});
+        return tl::unexpected(ParseError{"list without a data array"});
+    }
+    VideoList list;
+    std::string last_seen_id;
+    for (const auto& item : *items) {
+        if (item.is_object())
+            if (auto id = item.find("id"); id != item.end())
+                last_seen_id = string_or_number(*id).value_or(last_seen_id);
+        if (auto v = video_from(item, d)) list.data.push_back(std::move(*v));
+    }
+    if (j->is_object()) {
+        if (auto it = j->find("has_more"); it != j->end() && it->is_boolean())
+            list.has_more = it->get<bool>();
+        list.last_id = get_string(*j, "last_id").value_or("");
+    }
+    // Pagination must go on past an item we could not parse.
+    if (list.last_id.empty()) list.last_id = last_seen_id;
+    return list;
+}
+
+std::optional<ProviderError> parse_error(const HttpResult& r) {
+    std::string_view body = trim(r.body);
+    if (body.empty() || (body.front() != '{')) return std::nullopt;
+    // Error bodies often come with the wrong content type; the shape decides.
+    json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return std::nullopt;
+    return error_in(j);
+}
+
+// ---- classification ----
+
+namespace {
+
+std::optional<Millis> parse_http_date(std::string_view text, TimePoint now) {
+    // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
+    std::string_view s = trim(text);
+    if (s.size() != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
+        s[16] != ' ' || s[19] != ':' || s[22] != ':' || s[25] != ' ' || s.substr(26) != "GMT")
+        return std::nullopt;
+    static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    int month = 0;
+    for (int i = 0; i < 12; ++i)
+        if (s.substr(8, 3) == kMonths[i]) month = i + 1;
+    auto day = digits(s.substr(5, 2)), year = digits(s.substr(12, 4));
+    auto hh = digits(s.substr(17, 2)), mm = digits(s.substr(20, 2)), ss = digits(s.substr(23, 2));
+    if (!month || !day || !year || !hh || !mm || !ss || *day < 1 ||
+        *day > days_in_month(*year, month) || *hh > 23 || *mm > 59 || *ss > 60)
+        return std::nullopt;
+    if (*year < 1970) return Millis{0};  // long past
+    int64_t secs = days_since_epoch(*year, month, *day) * 86400 + *hh * 3600 + *mm * 60 + *ss;
+    int64_t delay = secs * 1000 - to_ms(now);
+    return Millis{delay > 0 ? delay : 0};
+}
+
+std::optional<Millis> retry_after(const HttpResult& r, TimePoint now) {
+    if (auto ms = r.header("retry-after-ms"))
+        if (auto d = parse_decimal(*ms); d && *d < 1e12)
+            return Millis{static_cast<int64_t>(std::llround(*d))};
+    if (auto ra = r.header("retry-after")) {
+        if (auto d = parse_decimal(*ra); d && *d < 1e9)
+            return Millis{static_cast<int64_t>(std::llround(*d * 1000))};
+        return parse_http_date(*ra, now);
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+Classified classify(const HttpResult& r, bool is_create, TimePoint now) {
+    Classified c;
+    bool no_response = r.transport == TransportError::after_send ||
+                       (r.transport == TransportError::none && r.status <= 0);
+    if (r.transport == TransportError::not_sent) {
+        c.cls = ErrorClass::retryable;
+        c.code = "transport_not_sent";
+        return c;
+    }
+    if (no_response) {
+        c.cls = is_create ? ErrorClass::ambiguous : ErrorClass::retryable;
+        c.code = "transport_after_send";
+        return c;
+    }
+    if (r.status >= 200 && r.status < 300) return c;
+
+    c.error = parse_error(r);
+    c.retry_after = retry_after(r, now);
+    c.code = c.error && !c.error->code.empty() ? c.error->code : "http_" + std::to_string(r.status);
+    const std::string code = c.error ? to_lower(c.error->code) : "";
+    const bool server_error = r.status >= 500;
+
+    // Credentials and money are about the provider, not this request: no header changes that.
+    if (r.status == 401 || r.status == 403 || code == "insufficient_quota" ||
+        code == "billing_hard_limit_reached" || code == "invalid_api_key") {
+        c.cls = ErrorClass::provider_fatal;
+        return c;
+    }
+    auto should_retry = r.header("x-should-retry");
+    std::string hint = should_retry ? to_lower(trim(*should_retry)) : "";
+    if (hint == "false") {
+        c.cls = ErrorClass::terminal;
+    } else if (hint == "true" || r.status == 408 || r.status == 409 || r.status == 429 ||
+               server_error || code == "rate_limit_exceeded") {
+        // A create that reached a failing server may still have made a video.
+        c.cls = is_create && server_error ? ErrorClass::ambiguous : ErrorClass::retryable;
+    } else {
+        c.cls = ErrorClass::terminal;
+    }
+    return c;
+}
+
+// ---- reconciliation ----
+
+namespace {
+// "1280x720", "1280X720", "1280*720", " 1280 x 720 " all name the same size.
+std::optional<Size> normalized_size(std::string_view text) {
+    std::string s;
+    for (char c : text) {
+        if (c == ' ') continue;
+        s += (c == 'X' || c == '*') ? 'x' : c;
+    }
+    return parse_size(s);
+}
+}  // namespace
+
+bool matches_job(const Video& v, const JobSpec& job, TimePoint sent_at, Millis window) {
+    if (!v.prompt.empty() && v.prompt != job.prompt) return false;
+    if (!v.model.empty() && v.model != job.model) return false;
+    if (!v.size.empty()) {
+        auto s = normalized_size(v.size);
+        if (!s || *s != job.size) return false;
+    }
+    if (v.seconds && *v.seconds != job.seconds) return false;
+    if (!v.remixed_from.empty() && v.remixed_from != job.remix_of) return false;
+    // Without a creation time nothing ties the video to this submit.
+    if (!v.created_at) return false;
+    // created_at has whole seconds and clocks differ: allow a minute before the send.
+    int64_t created_ms = *v.created_at * 1000;
+    return created_ms >= to_ms(sent_at) - 60'000 && created_ms <= to_ms(sent_at) + window.count();
+}
+
+}  // namespace vd::protocol

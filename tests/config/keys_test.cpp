@@ -1,0 +1,123 @@
+#include <catch2/catch.hpp>
+
+#include "config/config.hpp"
+#include "tests/config/temp_dir.hpp"
+
+using namespace vd;
+
+namespace {
+
+const std::string kSecret = "sk-proj-Zq7s3cr3tK3y";
+
+ProviderConfig provider() {
+    ProviderConfig p;
+    p.core.name = "openai";
+    return p;
+}
+
+EnvLookup env_with(std::map<std::string, std::string> vars) {
+    return [vars](const std::string& name) -> std::optional<std::string> {
+        auto it = vars.find(name);
+        if (it == vars.end()) return std::nullopt;
+        return it->second;
+    };
+}
+
+}  // namespace
+
+TEST_CASE("a key from the environment is trimmed", "[config][keys]") {
+    auto p = provider();
+    p.api_key_env = "OPENAI_API_KEY";
+    auto keys = load_keys(p, env_with({{"OPENAI_API_KEY", "  " + kSecret + "\n"}}));
+    REQUIRE(keys);
+    CHECK(*keys == std::vector<std::string>{kSecret});
+}
+
+TEST_CASE("a missing or empty environment variable is named, never a key", "[config][keys]") {
+    auto p = provider();
+    p.api_key_env = "OPENAI_API_KEY";
+    auto missing = load_keys(p, env_with({}));
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error() ==
+          "providers.openai: environment variable OPENAI_API_KEY is not set (export it, or use "
+          "api_key_file)");
+    auto empty = load_keys(p, env_with({{"OPENAI_API_KEY", " \n"}}));
+    REQUIRE_FALSE(empty);
+    CHECK_THAT(empty.error(), Catch::Contains("OPENAI_API_KEY is empty"));
+    auto two = load_keys(p, env_with({{"OPENAI_API_KEY", kSecret + " " + kSecret}}));
+    REQUIRE_FALSE(two);
+    CHECK_THAT(two.error(), !Catch::Contains(kSecret));
+}
+
+TEST_CASE("a key file holds one key, trimmed", "[config][keys]") {
+    test::TempDir dir;
+    auto p = provider();
+    p.api_key_file = dir.write("key", kSecret + "\n");
+    auto keys = load_keys(p, env_with({}));
+    REQUIRE(keys);
+    CHECK(*keys == std::vector<std::string>{kSecret});
+}
+
+TEST_CASE("a key file with two lines or none is refused without showing it", "[config][keys]") {
+    test::TempDir dir;
+    auto p = provider();
+    p.api_key_file = dir.write("key", kSecret + "\n" + kSecret + "x\n");
+    auto two = load_keys(p, env_with({}));
+    REQUIRE_FALSE(two);
+    CHECK_THAT(two.error(), Catch::Contains(p.api_key_file));
+    CHECK_THAT(two.error(), !Catch::Contains(kSecret));
+
+    p.api_key_file = dir.write("empty", "\n\n");
+    auto empty = load_keys(p, env_with({}));
+    REQUIRE_FALSE(empty);
+    CHECK_THAT(empty.error(), Catch::Contains("is empty"));
+
+    p.api_key_file = (dir.path / "absent").string();
+    auto absent = load_keys(p, env_with({}));
+    REQUIRE_FALSE(absent);
+    CHECK_THAT(absent.error(), Catch::StartsWith("providers.openai: api_key_file " +
+                                                 p.api_key_file + ": cannot read it"));
+}
+
+TEST_CASE("a keys file is a pool: one key a line, blanks and comments skipped", "[config][keys]") {
+    test::TempDir dir;
+    auto p = provider();
+    p.keys_file =
+        dir.write("pool", "# team keys\n\nkey-one\n  key-two  \n# retired: key-0\nkey-3\n");
+    auto keys = load_keys(p, env_with({}));
+    REQUIRE(keys);
+    CHECK(*keys == std::vector<std::string>{"key-one", "key-two", "key-3"});
+}
+
+TEST_CASE("a keys file problem names the file and line, never the key", "[config][keys]") {
+    test::TempDir dir;
+    auto p = provider();
+    p.keys_file = dir.write("pool", "key-one\n" + kSecret + "\n" + kSecret + "\n");
+    auto dup = load_keys(p, env_with({}));
+    REQUIRE_FALSE(dup);
+    CHECK(dup.error() == "providers.openai: keys_file " + p.keys_file +
+                             ":3: repeats an earlier key (remove the copy)");
+
+    p.keys_file = dir.write("spaces", "key one " + kSecret + "\n");
+    auto spaces = load_keys(p, env_with({}));
+    REQUIRE_FALSE(spaces);
+    CHECK_THAT(spaces.error(), Catch::Contains(":1: holds spaces"));
+    CHECK_THAT(spaces.error(), !Catch::Contains(kSecret));
+
+    p.keys_file = dir.write("comments", "# nothing yet\n\n");
+    auto none = load_keys(p, env_with({}));
+    REQUIRE_FALSE(none);
+    CHECK_THAT(none.error(), Catch::Contains("holds no keys"));
+}
+
+TEST_CASE("a mock provider works without a key; others need one", "[config][keys]") {
+    auto p = provider();
+    p.core.protocol = "mock";
+    auto keys = load_keys(p, env_with({}));
+    REQUIRE(keys);
+    CHECK(keys->size() == 1);
+    p.core.protocol = "openai-videos";
+    auto none = load_keys(p, env_with({}));
+    REQUIRE_FALSE(none);
+    CHECK_THAT(none.error(), Catch::Contains("no API key configured"));
+}

@@ -1,0 +1,310 @@
+#include "daemon/inbox_watcher.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <catch2/catch.hpp>
+
+#include "tests/daemon/loop_guard.hpp"
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using vd::InboxWatcher;
+using vd::test::LoopGuard;
+
+namespace {
+
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        std::string tmpl = (fs::temp_directory_path() / "vd-inbox-XXXXXX").string();
+        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+        path = tmpl;
+    }
+    ~TempDir() { fs::remove_all(path); }
+};
+
+void write(const fs::path& p, const std::string& text, std::ios::openmode mode = std::ios::trunc) {
+    std::ofstream(p, std::ios::binary | std::ios::out | mode) << text;
+}
+
+// The maildir way: write a temporary name, then rename it in.
+void drop(const fs::path& dir, const std::string& name, const std::string& text) {
+    write(dir / (name + ".tmp"), text);
+    fs::rename(dir / (name + ".tmp"), dir / name);
+}
+
+// What the watcher reported, in order.
+struct Reports {
+    std::vector<std::string> ready;
+    std::map<std::string, std::string> rejected;
+    size_t count(const std::string& name) const {
+        return static_cast<size_t>(std::count(ready.begin(), ready.end(), name));
+    }
+    vd::InboxCallbacks callbacks() {
+        return {[this](const std::string& n) { ready.push_back(n); },
+                [this](const std::string& n, const std::string& why) { rejected[n] = why; }};
+    }
+};
+
+vd::InboxOptions quick(vd::Millis settle = 50ms, vd::Millis rescan = 200ms) {
+    vd::InboxOptions o;
+    o.settle = settle;
+    o.rescan = rescan;
+    o.debounce = 20ms;
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("a manifest renamed into the inbox is reported once", "[inbox]") {
+    TempDir inbox;
+    LoopGuard loop;
+    Reports seen;
+    {
+        InboxWatcher w(loop, inbox.path.string(), quick(), seen.callbacks());
+        w.start();
+        loop.run_for(30ms);
+        drop(inbox.path, "cat.json", R"({"prompt":"a cat"})");
+        REQUIRE(loop.run_until([&] { return seen.count("cat.json") == 1; }, 2s));
+        // Still there (the consumer has not claimed it): later scans stay quiet.
+        loop.run_for(450ms);
+        CHECK(seen.ready == std::vector<std::string>{"cat.json"});
+        CHECK(seen.rejected.empty());
+        w.stop();
+    }
+    REQUIRE(loop.close() == 0);
+}
+
+TEST_CASE("a reported file the consumer forgets is reported again after settling", "[inbox]") {
+    TempDir inbox;
+    LoopGuard loop;
+    Reports seen;
+    {
+        InboxWatcher w(loop, inbox.path.string(), quick(), seen.callbacks());
+        drop(inbox.path, "cat.toml", "prompt = 'a cat'");
+        w.start();
+        REQUIRE(loop.run_until([&] { return seen.count("cat.toml") == 1; }, 2s));
+        w.forget("cat.toml");  // e.g. the consumer could not take it yet
+        REQUIRE(loop.run_until([&] { return seen.count("cat.toml") == 2; }, 2s));
+    }
+    REQUIRE(loop.close() == 0);
+}
+
+TEST_CASE("a claimed file is forgotten and a new file under its name is reported", "[inbox]") {
+    TempDir inbox, state;
+    LoopGuard loop;
+    std::vector<std::string> ready;
+    {
+        vd::InboxCallbacks cb;
+        int claimed = 0;
+        cb.on_ready = [&](const std::string& name) {
+            ready.push_back(name);
+            // Claim by rename out of the inbox, as the daemon does.
+            fs::rename(inbox.path / name, state.path / (std::to_string(claimed++) + name));
+        };
+        InboxWatcher w(loop, inbox.path.string(), quick(), cb);
+        w.start();
+        drop(inbox.path, "dog.txt", "a dog");
+        REQUIRE(loop.run_until([&] { return ready.size() == 1; }, 2s));
+        REQUIRE(loop.run_until([&] { return w.tracked() == 0; }, 2s));
+        drop(inbox.path, "dog.txt", "another dog");
+        REQUIRE(loop.run_until([&] { return ready.size() == 2; }, 2s));
+        CHECK(fs::exists(state.path / "1dog.txt"));
+    }
+    REQUIRE(loop.close() == 0);
+}
+
+TEST_CASE("a file written in several steps is reported only once it has held still for settle",
+          "[inbox]") {
+    TempDir inbox;
+    LoopGuard loop;
+    Reports seen;
+    const auto settle = 150ms;
+    {
+        InboxWatcher w(loop, inbox.path.string(), quick(settle), seen.callbacks());
+        w.start();
+        auto file = inbox.path / "slow.json";
+        write(file, R"({"prompt": ")");
+        for (int i = 0; i < 5; ++i) {
+            loop.run_for(60ms);
+            write(file, "more words ", std::ios::app);
+        }
+        const auto last_write = std::chrono::steady_clock::now();
+        CHECK(seen.ready.empty());
+        write(file, R"("})", std::ios::app);
+        REQUIRE(loop.run_until([&] { return seen.count("slow.json") == 1; }, 2s));
+        CHECK(std::chrono::steady_clock::now() - last_write >= settle);
+    }
+    REQUIRE(loop.close() == 0);
+}
+
+TEST_CASE("dotfiles, partial uploads and images are ignored", "[inbox]") {
+    TempDir inbox;
+    LoopGuard loop;
+    Reports seen;
+    {
+        InboxWatcher w(loop, inbox.path.string(), quick(), seen.callbacks());
+        w.start();
+        write(inbox.path / ".hidden.json", "{}");
+        write(inbox.path / "upload.json.tmp", "{}");
+        write(inbox.path / "upload.json.part", "{}");
+        write(inbox.path / "cat.png", "png");
+        write(inbox.path / "notes.md", "notes");
+        fs::create_directory(inbox.path / "subdir");
+        drop(inbox.path, "cat.txt", "a cat");
+        REQUIRE(loop.run_until([&] { return seen.count("cat.txt") == 1; }, 2s));
+        loop.run_for(250ms);
+        CHECK(seen.ready == std::vector<std::string>{"cat.txt"});
+        CHECK(seen.rejected.empty());
+        CHECK(w.tracked() == 1);
+    }
+    REQUIRE(loop.close() == 0);
+}
+
+TEST_CASE("a symlinked manifest is rejected once with a reason", "[inbox]") {
+    TempDir inbox, elsewhere;
+    LoopGuard loop;
+    Reports seen;
+    {
+        InboxWatcher w(loop, inbox.path.string(), quick(), seen.callbacks());
+        write(elsewhere.path / "real.json", "{}");
+        fs::create_symlink(elsewhere.path / "real.json", inbox.path / "link.json");
+        fs::create_directory(inbox.path / "dir.json");
+        w.start();
+        REQUIRE(loop.run_until([&] { return seen.rejected.size() == 2; }, 2s));
+        CHECK(seen.rejected["link.json"].find("symbolic link") != std::string::npos);
+        CHECK(seen.rejected["dir.json"].find("not a regular file") != std::string::npos);
+        seen.rejected.clear();
+        loop.run_for(450ms);
+        CHECK(seen.rejected.empty());
+        CHECK(seen.ready.empty());
+    }
+    REQUIRE(loop.close() == 0);
+}
+
+TEST_CASE("2,000 files created at once are all reported exactly once", "[inbox]") {
+    TempDir inbox;
+    LoopGuard loop;
+    Reports seen;
+    {
+        InboxWatcher w(loop, inbox.path.string(), quick(), seen.callbacks());
+        w.start();
+        loop.run_for(20ms);
+        for (int i = 0; i < 2000; ++i)
+            drop(inbox.path, "job-" + std::to_string(i) + ".json", "{}");
+        REQUIRE(loop.run_until([&] { return seen.ready.size() >= 2000; }, 5s));
+        loop.run_for(250ms);
+        CHECK(seen.ready.size() == 2000);
+        CHECK(std::set<std::string>(seen.ready.begin(), seen.ready.end()).size() == 2000);
+    }
+    REQUIRE(loop.close() == 0);
+}
+
+TEST_CASE("a deleted inbox is rescanned and watched again once it comes back", "[inbox]") {
+    TempDir parent;
+    const auto inbox = parent.path / "inbox";
+    fs::create_directory(inbox);
+    LoopGuard loop;
+    Reports seen;
+    {
+        // A long rescan: finding files quickly afterwards proves the watch was re-armed.
+        InboxWatcher w(loop, inbox.string(), quick(50ms, 10s), seen.callbacks());
+        w.start();
+        drop(inbox, "a.json", "{}");
+        REQUIRE(loop.run_until([&] { return seen.count("a.json") == 1; }, 2s));
+
+        fs::remove_all(inbox);
+        REQUIRE(loop.run_until([&] { return !w.inbox_present(); }, 2s));
+        CHECK(w.tracked() == 0);
+        loop.run_for(100ms);  // missing for a while: backing off, not spinning
+
+        fs::create_directory(inbox);
+        REQUIRE(loop.run_until([&] { return w.inbox_present(); }, 3s));
+        drop(inbox, "b.json", "{}");
+        REQUIRE(loop.run_until([&] { return seen.count("b.json") == 1; }, 2s));
+    }
+    REQUIRE(loop.close() == 0);
+}
+
+TEST_CASE("an inbox replaced between scans gets a new watch", "[inbox]") {
+    TempDir parent;
+    const auto inbox = parent.path / "inbox";
+    fs::create_directory(inbox);
+    LoopGuard loop;
+    Reports seen;
+    {
+        InboxWatcher w(loop, inbox.string(), quick(50ms, 10s), seen.callbacks());
+        w.start();
+        loop.run_for(30ms);
+        // Gone and back before the watcher looks: only the directory's identity tells.
+        fs::remove_all(inbox);
+        fs::create_directory(inbox);
+        loop.run_for(100ms);
+        drop(inbox, "c.json", "{}");
+        REQUIRE(loop.run_until([&] { return seen.count("c.json") == 1; }, 2s));
+    }
+    REQUIRE(loop.close() == 0);
+}
+
+TEST_CASE("an inbox missing at start is picked up when it appears", "[inbox]") {
+    TempDir parent;
+    const auto inbox = parent.path / "inbox";
+    LoopGuard loop;
+    Reports seen;
+    {
+        InboxWatcher w(loop, inbox.string(), quick(50ms, 300ms), seen.callbacks());
+        w.start();
+        loop.run_for(50ms);
+        CHECK_FALSE(w.inbox_present());
+        fs::create_directory(inbox);
+        drop(inbox, "d.json", "{}");
+        REQUIRE(loop.run_until([&] { return seen.count("d.json") == 1; }, 3s));
+    }
+    REQUIRE(loop.close() == 0);
+}
+
+TEST_CASE("scan_now reports synchronously and stop() ends all reporting", "[inbox]") {
+    TempDir inbox;
+    LoopGuard loop;
+    Reports seen;
+    {
+        InboxWatcher w(loop, inbox.path.string(), quick(0ms), seen.callbacks());
+        drop(inbox.path, "now.json", "{}");
+        w.scan_now();  // settle 0: ready when first seen
+        CHECK(seen.ready == std::vector<std::string>{"now.json"});
+        w.start();
+        w.stop();
+        w.stop();
+        drop(inbox.path, "later.json", "{}");
+        w.scan_now();
+        loop.run_for(50ms);
+        CHECK(seen.ready == std::vector<std::string>{"now.json"});
+    }
+    REQUIRE(loop.close() == 0);
+}
+
+TEST_CASE("a callback may stop the watcher in the middle of a batch", "[inbox]") {
+    TempDir inbox;
+    LoopGuard loop;
+    int calls = 0;
+    {
+        std::unique_ptr<InboxWatcher> w;
+        vd::InboxCallbacks cb;
+        cb.on_ready = [&](const std::string&) {
+            ++calls;
+            w->stop();
+        };
+        w = std::make_unique<InboxWatcher>(loop, inbox.path.string(), quick(0ms), cb);
+        for (int i = 0; i < 3; ++i)
+            drop(inbox.path, "j" + std::to_string(i) + ".json", "{}");
+        w->start();
+        loop.run_for(100ms);
+    }
+    CHECK(calls == 1);
+    REQUIRE(loop.close() == 0);
+}

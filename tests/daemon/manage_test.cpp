@@ -1,0 +1,569 @@
+// submit, status, retry, cancel and check, run as the real binary against a temp config (and an
+// in-process mock provider for check), plus the pure parts called directly.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "config/manifest.hpp"
+#include "daemon/manage.hpp"
+#include "mock/http_lib.hpp"
+#include "mock/mock.hpp"
+#include "tests/config/temp_dir.hpp"
+
+namespace {
+
+namespace sfs = std::filesystem;
+using nlohmann::json;
+using vd::test::TempDir;
+
+struct Run {
+    int code = -1;
+    std::string output;  // stdout and stderr
+};
+
+std::string quote(const std::string& s) {
+    std::string out = "'";
+    for (char c : s)
+        out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+// A scratch installation: inbox, outbox, failed, state and a config naming them.
+struct Setup {
+    TempDir dir;
+    std::string inbox, failed, state, config;
+
+    explicit Setup(const std::string& providers = "") {
+        inbox = dir.str() + "/inbox";
+        failed = dir.str() + "/failed";
+        state = dir.str() + "/state";
+        sfs::create_directories(inbox);
+        sfs::create_directories(failed);
+        sfs::create_directories(state + "/jobs");
+        config = dir.write("videodrop.toml", R"([paths]
+inbox = ")" + inbox + R"("
+outbox = ")" + dir.str() + R"(/outbox"
+failed = ")" + failed + R"("
+state = ")" + state + R"("
+
+[defaults]
+provider = "openai"
+model = "sora-2"
+seconds = 4
+size = "1280x720"
+
+[providers.openai]
+base_url = "https://api.openai.com/v1"
+api_key_env = "VD_MANAGE_TEST_OPENAI_KEY"
+
+[providers.openai.models.sora-2]
+seconds = [4, 8, 12]
+sizes = ["720x1280", "1280x720"]
+usd_per_second = 0.10
+
+[budget]
+usd_per_day = 10
+)" + providers);
+    }
+
+    Run run(const std::string& args) const {
+        Run r;
+        std::string cmd = quote(VD_BINARY) + " --config " + quote(config) + " " + args + " 2>&1";
+        FILE* p = popen(cmd.c_str(), "r");
+        REQUIRE(p);
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+            r.output.append(buf, n);
+        int status = pclose(p);
+        r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        return r;
+    }
+
+    vd::Config cfg() const {
+        auto c = vd::load_config(config);
+        REQUIRE(c);
+        return *c;
+    }
+};
+
+std::vector<std::string> list(const std::string& dir) {
+    std::vector<std::string> out;
+    for (const auto& e : sfs::directory_iterator(dir))
+        out.push_back(e.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string trimmed(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+        s.pop_back();
+    return s;
+}
+
+vd::TimePoint now() {
+    return std::chrono::time_point_cast<vd::Millis>(std::chrono::system_clock::now());
+}
+
+vd::Job make_job(const std::string& name, uint64_t seq, vd::State state) {
+    vd::Job j;
+    j.id = std::to_string(seq) + "-" + name;
+    j.seq = seq;
+    j.state = state;
+    j.spec.name = name;
+    j.spec.provider = "openai";
+    j.spec.model = "sora-2";
+    j.spec.seconds = 8;
+    j.spec.size = {1280, 720};
+    j.spec.prompt = "prompt of " + name;
+    j.discovered = now() - std::chrono::seconds(192);
+    j.cost_usd = 0.80;
+    return j;
+}
+
+void save(const Setup& s, const vd::Job& j) {
+    std::ofstream(s.state + "/jobs/" + j.id + ".json") << json(j).dump();
+}
+
+}  // namespace
+
+// ---- submit ----
+
+TEST_CASE("submit writes a valid manifest into the inbox and prints its path", "[manage][submit]") {
+    Setup s;
+    Run r = s.run("submit 'A cat plays the piano in a smoky bar' --seconds 8 --size 720x1280");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    std::string path = trimmed(r.output);
+    CHECK(sfs::path(path).parent_path() == sfs::path(s.inbox));
+    CHECK_THAT(path, Catch::StartsWith(s.inbox + "/a-cat-plays-the-piano-in-a-smoky-bar-"));
+    CHECK_THAT(path, Catch::EndsWith(".json"));
+    // Nothing else: no temporary file or staging folder is left behind.
+    CHECK(list(s.inbox) == std::vector<std::string>{sfs::path(path).filename().string()});
+
+    auto spec = vd::read_manifest(path, s.inbox, s.cfg());
+    REQUIRE(spec);
+    CHECK(spec->prompt == "A cat plays the piano in a smoky bar");
+    CHECK(spec->seconds == 8);
+    CHECK(spec->size == vd::Size{720, 1280});
+    CHECK(spec->model == "sora-2");
+}
+
+TEST_CASE("submit never overwrites: the same name again becomes NAME-2", "[manage][submit]") {
+    Setup s;
+    REQUIRE(s.run("submit 'first' --name cat").code == 0);
+    Run r = s.run("submit 'second' --name cat");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK(trimmed(r.output) == s.inbox + "/cat-2.json");
+    CHECK(json::parse(slurp(s.inbox + "/cat.json"))["prompt"] == "first");
+    CHECK(json::parse(slurp(s.inbox + "/cat-2.json"))["prompt"] == "second");
+    // Any file that would pair with the name counts: a cat-3.txt makes the next one cat-4.
+    std::ofstream(s.inbox + "/cat-3.txt") << "a prompt";
+    CHECK(trimmed(s.run("submit third --name cat").output) == s.inbox + "/cat-4.json");
+}
+
+TEST_CASE("submit of an invalid manifest says why now and leaves nothing in the inbox",
+          "[manage][submit]") {
+    Setup s;
+    Run r = s.run("submit 'a dog' --seconds 5");
+    INFO(r.output);
+    CHECK(r.code == 1);
+    CHECK_THAT(r.output, Catch::Contains("seconds: 5 is not allowed"));
+    CHECK(list(s.inbox).empty());
+
+    Run bad_name = s.run("submit 'a dog' --name 'no spaces'");
+    CHECK(bad_name.code == 2);
+    CHECK_THAT(bad_name.output, Catch::Contains("not a valid job name"));
+    CHECK(list(s.inbox).empty());
+}
+
+TEST_CASE("submit --image copies the image in beside the manifest and names it",
+          "[manage][submit]") {
+    Setup s;
+    const std::string png = std::string(VD_SOURCE_DIR) + "/tests/manifests/good/cat-piano.png";
+    Run r = s.run("submit 'a cat' --name kitty --image " + quote(png));
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK(list(s.inbox) == std::vector<std::string>{"kitty.json", "kitty.png"});
+    CHECK(json::parse(slurp(s.inbox + "/kitty.json"))["image"] == "kitty.png");
+    CHECK(slurp(s.inbox + "/kitty.png") == slurp(png));
+
+    // Not an image: refused, and neither the copy nor the manifest stays.
+    std::string text = s.dir.write("notes.png", "just text");
+    Run bad = s.run("submit 'a cat' --name other --image " + quote(text));
+    CHECK(bad.code == 1);
+    CHECK_THAT(bad.output, Catch::Contains("not a PNG, JPEG or WebP"));
+    CHECK(list(s.inbox) == std::vector<std::string>{"kitty.json", "kitty.png"});
+}
+
+TEST_CASE("default name is a slug of the prompt's first words plus a time suffix",
+          "[manage][submit]") {
+    auto t = vd::from_ms(1'780'000'000'000);
+    std::string name = vd::manage::default_name(
+        "A Cat plays the PIANO!! In a smoky jazz bar at midnight, lit by candles", t);
+    CHECK_THAT(name, Catch::StartsWith("a-cat-plays-the-piano-in-a-smoky-jazz-"));
+    CHECK(vd::is_valid_name(name));
+    CHECK(name != vd::manage::default_name("A Cat plays", t + std::chrono::seconds(1)));
+    CHECK_THAT(vd::manage::default_name("日本語だけ", t), Catch::StartsWith("video-"));
+    std::string long_word = vd::manage::default_name(std::string(100, 'x'), t);
+    CHECK(long_word.substr(0, long_word.rfind('-')) == std::string(40, 'x'));
+}
+
+// ---- status ----
+
+TEST_CASE("status lists active jobs first with progress, age, cost, outputs and errors",
+          "[manage][status]") {
+    Setup s;
+    auto running = make_job("cat", 3, vd::State::in_progress);
+    running.progress = 50;
+    running.spec.prompt = "A very long prompt that goes on and on about a cat and a piano";
+    auto waiting = make_job("dog", 4, vd::State::waiting);
+    waiting.why = "budget: $9.60 of $10.00 per day spent";
+    auto delivered = make_job("bird", 1, vd::State::delivered);
+    delivered.output_name = "bird-2";
+    auto failed = make_job("fish", 2, vd::State::failed);
+    failed.error =
+        vd::JobError{"generate", "moderation_blocked", "blocked", 400, {}, "", false, ""};
+    for (const auto& j : {running, waiting, delivered, failed})
+        save(s, j);
+    std::ofstream(s.state + "/jobs/9-broken.json") << "{ not json";
+    std::ofstream(s.state + "/ledger.jsonl")
+        << json(vd::LedgerEntry{now(), "1-bird", 0.80}).dump() << "\n"
+        << json(vd::LedgerEntry{now() - std::chrono::hours(72), "0-old", 2.00}).dump() << "\n";
+
+    Run r = s.run("status");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    auto at = [&](const std::string& what) { return r.output.find(what); };
+    CHECK(at("cat ") < at("dog "));
+    CHECK(at("dog ") < at("fish "));
+    CHECK(at("fish ") < at("bird "));  // finished: newest first
+    CHECK_THAT(r.output, Catch::Contains("[#####-----]  50%"));
+    CHECK_THAT(r.output, Catch::Contains("budget: $9.60 of $10.00 per day spent"));
+    CHECK_THAT(r.output, Catch::Contains("-> bird-2.mp4"));
+    CHECK_THAT(r.output, Catch::Contains("generate: moderation_blocked"));
+    CHECK_THAT(r.output, Catch::Contains("3m1"));  // discovered 3m12s ago
+    CHECK_THAT(r.output, Catch::Contains("$0.80"));
+    CHECK_THAT(r.output, Catch::Contains("\"A very long prompt that goes on and o...\""));
+    CHECK_THAT(r.output, !Catch::Contains("about a cat and a piano"));
+    CHECK_THAT(r.output,
+               Catch::Contains("4 jobs: 1 waiting, 1 in_progress, 1 delivered, 1 failed"));
+    CHECK_THAT(r.output,
+               Catch::Contains("spent today $0.80 of $10.00 per day; total $2.80 (no cap)"));
+    CHECK_THAT(r.output, Catch::Contains("9-broken.json is not a job record, skipped"));
+}
+
+TEST_CASE("status --json gives jobs, totals and spend", "[manage][status]") {
+    Setup s;
+    auto running = make_job("cat", 2, vd::State::in_progress);
+    running.progress = 70;
+    save(s, running);
+    auto delivered = make_job("bird", 1, vd::State::delivered);
+    delivered.output_name = "bird";
+    save(s, delivered);
+    std::ofstream(s.state + "/ledger.jsonl")
+        << json(vd::LedgerEntry{now(), "1-bird", 1.25}).dump() << "\n";
+
+    Run r = s.run("status --json");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    json j = json::parse(r.output);
+    REQUIRE(j["jobs"].size() == 2);
+    CHECK(j["jobs"][0]["name"] == "cat");
+    CHECK(j["jobs"][0]["state"] == "in_progress");
+    CHECK(j["jobs"][0]["progress"] == 70);
+    CHECK(j["jobs"][0]["age_seconds"].get<int>() >= 192);
+    CHECK(j["jobs"][1]["output"] == "bird.mp4");
+    CHECK(j["jobs"][1]["cost_usd"] == 0.80);
+    CHECK(j["totals"]["jobs"] == 2);
+    CHECK(j["totals"]["active"] == 1);
+    CHECK(j["totals"]["by_state"]["delivered"] == 1);
+    CHECK(j["spend"]["today"] == 1.25);
+    CHECK(j["spend"]["total"] == 1.25);
+    CHECK(j["spend"]["usd_per_day"] == 10.0);
+    CHECK(j["spend"]["usd_total"] == 0.0);
+}
+
+TEST_CASE("status shows the newest 20 finished jobs unless --all", "[manage][status]") {
+    std::vector<vd::Job> jobs;
+    for (uint64_t i = 1; i <= 25; ++i)
+        jobs.push_back(make_job("job" + std::to_string(i), i, vd::State::delivered));
+    jobs.push_back(make_job("active", 26, vd::State::queued));
+    vd::Ledger ledger;
+    std::string text = vd::manage::status_text(jobs, ledger, {}, now(), false);
+    CHECK_THAT(text, Catch::Contains("job25 "));
+    CHECK_THAT(text, Catch::Contains("job6 "));
+    CHECK_THAT(text, !Catch::Contains("job5 "));
+    CHECK_THAT(text, Catch::Contains("(5 older finished jobs not shown; --all shows them)"));
+    CHECK_THAT(text, Catch::Contains("26 jobs: 1 queued, 25 delivered"));
+    CHECK_THAT(vd::manage::status_text(jobs, ledger, {}, now(), true), Catch::Contains("job5 "));
+    CHECK(vd::manage::status_json(jobs, ledger, {}, now(), false)["totals"]["hidden"] == 5);
+}
+
+TEST_CASE("status ages read as seconds, minutes, hours and days", "[manage][status]") {
+    auto t = vd::from_ms(1'000'000'000'000);
+    using std::chrono::seconds;
+    CHECK(vd::manage::age(t, t + seconds(42)) == "42s");
+    CHECK(vd::manage::age(t, t + seconds(192)) == "3m12s");
+    CHECK(vd::manage::age(t, t + seconds(2 * 3600 + 5 * 60)) == "2h05m");
+    CHECK(vd::manage::age(t, t + seconds(3 * 86400 + 4 * 3600)) == "3d04h");
+    CHECK(vd::manage::age(vd::TimePoint{}, t) == "-");
+}
+
+// ---- retry ----
+
+TEST_CASE("retry moves a failed job's files back under their original names", "[manage][retry]") {
+    Setup s;
+    // A collision in failed/ had renamed cat.json and its image; the error file remembers.
+    std::ofstream(s.failed + "/cat-2.json") << R"({"prompt":"a cat","image":"photo.png"})";
+    std::ofstream(s.failed + "/photo-2.png") << "png bytes";
+    std::ofstream(s.failed + "/cat-2.error.json")
+        << json{{"schema", "videodrop.error/1"},
+                {"name", "cat-2"},
+                {"files", {{"cat-2.json", "cat.json"}, {"photo-2.png", "photo.png"}}}}
+               .dump();
+    std::ofstream(s.failed + "/other.json") << "{}";
+
+    Run r = s.run("retry cat-2");
+    INFO(r.output);
+    CHECK(r.code == 0);
+    CHECK(list(s.inbox) == std::vector<std::string>{"cat.json", "photo.png"});
+    CHECK(list(s.failed) == std::vector<std::string>{"other.json"});
+    CHECK(slurp(s.inbox + "/photo.png") == "png bytes");
+    CHECK_THAT(r.output, Catch::Contains("cat-2.json -> " + s.inbox + "/cat.json"));
+}
+
+TEST_CASE("retry without a files map finds the manifest and its image by name", "[manage][retry]") {
+    Setup s;
+    std::ofstream(s.failed + "/beach.txt") << "waves";
+    std::ofstream(s.failed + "/beach.jpg") << "jpeg";
+    std::ofstream(s.failed + "/beach.error.json") << R"({"name":"beach","manifest":null})";
+    std::ofstream(s.failed + "/dog.json") << R"({"prompt":"dog","image":"pic.webp"})";
+    std::ofstream(s.failed + "/pic.webp") << "webp";
+    std::ofstream(s.failed + "/dog.error.json")
+        << R"({"name":"dog","manifest":{"prompt":"dog","image":"pic.webp"}})";
+
+    Run r = s.run("retry --all");
+    INFO(r.output);
+    CHECK(r.code == 0);
+    CHECK(list(s.inbox) ==
+          std::vector<std::string>{"beach.jpg", "beach.txt", "dog.json", "pic.webp"});
+    CHECK(list(s.failed).empty());
+}
+
+TEST_CASE("retry of an unknown name or onto a taken inbox name fails and moves nothing",
+          "[manage][retry]") {
+    Setup s;
+    Run unknown = s.run("retry ghost");
+    CHECK(unknown.code == 1);
+    CHECK_THAT(unknown.output, Catch::Contains("no failed job named ghost"));
+
+    std::ofstream(s.failed + "/cat.json") << R"({"prompt":"old"})";
+    std::ofstream(s.failed + "/cat.error.json")
+        << R"({"name":"cat","files":{"cat.json":"cat.json"}})";
+    std::ofstream(s.inbox + "/cat.json") << R"({"prompt":"new"})";
+    Run taken = s.run("retry cat");
+    INFO(taken.output);
+    CHECK(taken.code == 1);
+    CHECK_THAT(taken.output, Catch::Contains("already exists"));
+    CHECK(list(s.failed) == std::vector<std::string>{"cat.error.json", "cat.json"});
+    CHECK(json::parse(slurp(s.inbox + "/cat.json"))["prompt"] == "new");
+
+    CHECK(s.run("retry").code == 2);
+    CHECK(s.run("retry cat --all").code == 2);
+}
+
+// ---- cancel ----
+
+TEST_CASE("cancel of a claimed job leaves a request for the daemon", "[manage][cancel]") {
+    Setup s;
+    save(s, make_job("dog", 1, vd::State::in_progress));
+    save(s, make_job("done", 2, vd::State::delivered));
+
+    Run r = s.run("cancel dog");
+    INFO(r.output);
+    CHECK(r.code == 0);
+    CHECK(sfs::is_regular_file(s.state + "/cancel/dog"));
+    CHECK(sfs::file_size(s.state + "/cancel/dog") == 0);
+    CHECK_THAT(r.output,
+               Catch::Contains("no daemon is running; the cancel will apply when it starts"));
+
+    // A finished job is not cancelled, and says so.
+    Run finished = s.run("cancel done");
+    CHECK(finished.code == 1);
+    CHECK_THAT(finished.output, Catch::Contains("no queued or running job named done"));
+    CHECK(!sfs::exists(s.state + "/cancel/done"));
+}
+
+TEST_CASE("cancel while the daemon holds the lock says the daemon will apply it",
+          "[manage][cancel]") {
+    Setup s;
+    save(s, make_job("dog", 1, vd::State::queued));
+    int fd = ::open((s.state + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    REQUIRE(fd >= 0);
+    REQUIRE(::flock(fd, LOCK_EX | LOCK_NB) == 0);
+    Run r = s.run("cancel dog");
+    ::close(fd);
+    INFO(r.output);
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("the daemon applies it"));
+    CHECK(sfs::exists(s.state + "/cancel/dog"));
+}
+
+TEST_CASE("cancel of a manifest still in the inbox moves it to failed as cancelled",
+          "[manage][cancel]") {
+    Setup s;
+    const std::string png = std::string(VD_SOURCE_DIR) + "/tests/manifests/good/cat-piano.png";
+    sfs::copy_file(png, s.inbox + "/cat.png");
+    std::ofstream(s.inbox + "/cat.json") << R"({"prompt":"a cat","image":"cat.png"})";
+    std::ofstream(s.inbox + "/keep.txt") << "another job";
+
+    Run r = s.run("cancel cat");
+    INFO(r.output);
+    CHECK(r.code == 0);
+    CHECK(list(s.inbox) == std::vector<std::string>{"keep.txt"});
+    CHECK(list(s.failed) ==
+          std::vector<std::string>{".tmp", "cat.error.json", "cat.json", "cat.png"});
+    json e = json::parse(slurp(s.failed + "/cat.error.json"));
+    CHECK(e["schema"] == "videodrop.error/1");
+    CHECK(e["name"] == "cat");
+    CHECK(e["manifest"].is_null());
+    CHECK(e["error"]["stage"] == "intake");
+    CHECK(e["error"]["code"] == "cancelled");
+    CHECK(e["error"]["retryable"] == false);
+    CHECK_THAT(e["error"]["hint"].get<std::string>(), Catch::Contains("videodrop retry cat"));
+    CHECK(!sfs::exists(s.state + "/cancel/cat"));  // nothing left for the daemon to do
+
+    // And retry brings it back.
+    CHECK(s.run("retry cat").code == 0);
+    CHECK(list(s.inbox) == std::vector<std::string>{"cat.json", "cat.png", "keep.txt"});
+}
+
+TEST_CASE("cancel of a name nobody knows fails", "[manage][cancel]") {
+    Setup s;
+    Run r = s.run("cancel ghost");
+    CHECK(r.code == 1);
+    CHECK_THAT(r.output, Catch::Contains("no queued or running job named ghost"));
+    CHECK(!sfs::exists(s.state + "/cancel"));
+    CHECK(s.run("cancel ../etc").code == 1);
+}
+
+// ---- check ----
+
+TEST_CASE(
+    "check with a good key lists the models and warns of missing ones; a bad key fails "
+    "without showing it",
+    "[manage][check]") {
+    vd::mock::Options o;
+    o.keys = {"sk-good-key-123"};
+    vd::mock::Server mock(o);
+    REQUIRE(mock.start() > 0);
+    Setup s(R"(
+[providers.local]
+base_url = ")" +
+            mock.base_url() + R"("
+api_key_env = "VD_MANAGE_TEST_KEY"
+
+[providers.local.models.sora-2]
+seconds = [4]
+sizes = ["1280x720"]
+
+[providers.local.models.veo-9]
+seconds = [4]
+sizes = ["1280x720"]
+)");
+
+    ::setenv("VD_MANAGE_TEST_KEY", "sk-good-key-123", 1);
+    Run good = s.run("check --provider local");
+    INFO(good.output);
+    CHECK(good.code == 0);
+    CHECK_THAT(good.output, Catch::Contains("key from environment variable VD_MANAGE_TEST_KEY"));
+    CHECK_THAT(good.output, Catch::Contains("key 1: ok (2 models: "));
+    CHECK_THAT(good.output, Catch::Contains("does not offer model veo-9"));
+    CHECK_THAT(good.output, !Catch::Contains("sk-good-key-123"));
+
+    ::setenv("VD_MANAGE_TEST_KEY", "sk-bad-secret-456", 1);
+    Run bad = s.run("check --provider local");
+    INFO(bad.output);
+    CHECK(bad.code == 1);
+    CHECK_THAT(bad.output, Catch::Contains("HTTP 401 invalid_api_key"));
+    CHECK_THAT(bad.output, !Catch::Contains("sk-bad-secret-456"));
+    ::unsetenv("VD_MANAGE_TEST_KEY");
+
+    // Nothing was created: check never spends.
+    CHECK(mock.videos_created() == 0);
+    for (const auto& req : mock.requests())
+        CHECK(req.method == "GET");
+
+    CHECK(s.run("check --provider nope").code == 2);
+    // The openai provider's key variable is not set: that is a failure too, named.
+    Run all = s.run("check");
+    CHECK(all.code == 1);
+    CHECK_THAT(all.output, Catch::Contains("VD_MANAGE_TEST_OPENAI_KEY is not set"));
+}
+
+TEST_CASE("check hides a key even when the provider's error message repeats it",
+          "[manage][check]") {
+    // Some providers quote the key they were sent; this one quotes all of it.
+    httplib::Server echo;
+    echo.Get(R"(/v1/.*)", [](const httplib::Request& req, httplib::Response& res) {
+        std::string auth = req.get_header_value("Authorization");
+        json err = {{"error",
+                     {{"code", "invalid_api_key"},
+                      {"message", "Incorrect API key provided: " + auth.substr(7)}}}};
+        res.status = 401;
+        res.set_content(err.dump(), "application/json");
+    });
+    int port = echo.bind_to_any_port("127.0.0.1");
+    REQUIRE(port > 0);
+    std::thread serve([&] { echo.listen_after_bind(); });
+    Setup s(R"(
+[providers.echo]
+base_url = "http://127.0.0.1:)" +
+            std::to_string(port) + R"(/v1"
+api_key_env = "VD_MANAGE_TEST_ECHO_KEY"
+
+[providers.echo.models.sora-2]
+seconds = [4]
+sizes = ["1280x720"]
+)");
+    ::setenv("VD_MANAGE_TEST_ECHO_KEY", "sk-echoed-secret-789", 1);
+    Run r = s.run("check --provider echo");
+    ::unsetenv("VD_MANAGE_TEST_ECHO_KEY");
+    echo.stop();
+    serve.join();
+    INFO(r.output);
+    CHECK(r.code == 1);
+    CHECK_THAT(r.output, Catch::Contains("Incorrect API key provided: [key]"));
+    CHECK_THAT(r.output, !Catch::Contains("sk-echoed-secret-789"));
+}
+
+TEST_CASE("status --watch without a terminal prints a report every second until interrupted",
+          "[manage][status]") {
+    Setup s;
+    save(s, make_job("cat", 1, vd::State::queued));
+    Run r = s.run("status --watch & pid=$!; sleep 2.5; kill -INT $pid; wait $pid");
+    INFO(r.output);
+    CHECK(r.code == 0);
+    size_t reports = 0;
+    for (size_t at = 0; (at = r.output.find("1 job: 1 queued", at)) != std::string::npos; ++at)
+        ++reports;
+    CHECK(reports >= 2);
+    CHECK(reports <= 4);
+    CHECK_THAT(r.output, !Catch::Contains("\033["));
+}
