@@ -47,7 +47,8 @@ Figures run(int jobs) {
 
     char tmpl[] = "/tmp/vd-bench-XXXXXX";
     fs::path root = ::mkdtemp(tmpl);
-    for (auto d : {"inbox", "outbox", "failed", "state"}) fs::create_directories(root / d);
+    for (auto d : {"inbox", "outbox", "failed", "state"})
+        fs::create_directories(root / d);
     for (int i = 0; i < jobs; ++i) {
         auto name = "job-" + std::to_string(i) + ".json";
         std::ofstream(root / "inbox" / name) << R"({"prompt": "bench )" << i << R"("})";
@@ -99,11 +100,11 @@ Figures run(int jobs) {
 }
 
 void print(const char* label, const Figures& f) {
-    std::printf("%-9s %5d jobs: %5d delivered, wall %6.2f s (%6.1f jobs/s), cpu %6.2f s "
-                "(%5.2f ms/job), peak RSS %6.1f MiB, %.2f creates/job, %.2f polls/job\n",
-                label, f.jobs, f.delivered, f.wall_s, f.jobs / f.wall_s, f.cpu_s,
-                1000 * f.cpu_s / f.jobs, f.peak_rss_kb / 1024.0, f.creates_per_job,
-                f.polls_per_job);
+    std::printf(
+        "%-9s %5d jobs: %5d delivered, wall %6.2f s (%6.1f jobs/s), cpu %6.2f s "
+        "(%5.2f ms/job), peak RSS %6.1f MiB, %.2f creates/job, %.2f polls/job\n",
+        label, f.jobs, f.delivered, f.wall_s, f.jobs / f.wall_s, f.cpu_s, 1000 * f.cpu_s / f.jobs,
+        f.peak_rss_kb / 1024.0, f.creates_per_job, f.polls_per_job);
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // `videodrop submit | status | retry | cancel | check`: the command line of daemon/manage_*.cpp.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 
 #include "config/config.hpp"
 #include "daemon/cli.hpp"

@@ -100,10 +100,13 @@ void InboxWatcher::arm_watch(const struct stat& dir_stat) {
     int rc = uv_fs_event_start(w, &InboxWatcher::on_fs_event, dir_.c_str(), 0);
     if (rc < 0) {
         // Scans every `rescan` still find everything; only the quick reaction is lost.
-        spdlog::warn("inbox {}: cannot watch ({}); relying on rescans", dir_, uv_strerror(rc));
+        if (!watch_failed_)
+            spdlog::warn("inbox {}: cannot watch ({}); relying on rescans", dir_, uv_strerror(rc));
+        watch_failed_ = true;
         close_and_free(w);
         return;
     }
+    watch_failed_ = false;
     watch_ = w;
     watched_dev_ = dir_stat.st_dev;
     watched_ino_ = dir_stat.st_ino;

@@ -81,6 +81,7 @@ class InboxWatcher {
     dev_t watched_dev_ = 0;           // the directory the watch is on: if the inbox is
     ino_t watched_ino_ = 0;           // replaced by a new one, the old watch is dead
     bool watch_stale_ = false;        // an event about the directory itself: re-arm
+    bool watch_failed_ = false;       // warned about it already
     bool present_ = true;
     Millis missing_backoff_{0};
     bool stopped_ = false;

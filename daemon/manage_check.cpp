@@ -1,7 +1,10 @@
 // `videodrop check`: asks each provider, with each key of its pool, for its models and for one
 // video of the list. Neither request costs anything; no create is ever sent.
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <optional>
 
 #include <uv.h>
 
@@ -21,7 +24,6 @@ struct Probe {
     int slot = 0;
     bool models = false;  // GET /models, else GET /videos?limit=1
     HttpResult result;
-    bool done = false;
 };
 
 struct Target {
@@ -104,9 +106,10 @@ void run_probes(const std::vector<Target>& targets, std::vector<Probe>& probes) 
                         })->config->core;
         auto req = pr.models ? protocol::build_models(p, pr.slot)
                              : protocol::build_list(p, 1, "", pr.slot);
+        pr.result.transport = TransportError::not_sent;  // until an answer replaces it
+        pr.result.transport_message = "the request did not finish";
         http->send(req, [&pr, &pending](HttpResult r) {
             pr.result = std::move(r);
-            pr.done = true;
             --pending;
         });
     }
@@ -133,6 +136,10 @@ int check(const Config& cfg, const std::string& provider, const EnvLookup& env) 
     std::vector<Target> targets;
     for (const auto& [name, p] : cfg.providers) {
         if (!provider.empty() && name != provider) continue;
+        if (p.core.base_url.empty()) {
+            std::printf("%s: the built-in mock (no base_url): nothing to check\n", name.c_str());
+            continue;
+        }
         auto keys = load_keys(p, env);
         if (!keys) {
             std::printf("%s\n", keys.error().c_str());
@@ -146,7 +153,7 @@ int check(const Config& cfg, const std::string& provider, const EnvLookup& env) 
     for (const auto& t : targets)
         for (int slot = 0; slot < static_cast<int>(t.keys.size()); ++slot)
             for (bool models : {true, false})
-                probes.push_back({t.config->core.name, slot, models, {}, false});
+                probes.push_back({t.config->core.name, slot, models, {}});
     run_probes(targets, probes);
 
     for (const auto& t : targets) {
@@ -167,8 +174,7 @@ int check(const Config& cfg, const std::string& provider, const EnvLookup& env) 
                     offers = std::to_string(ids->size()) + " models: " + list_names(*ids, t.keys);
                 } else {
                     problems.push_back(
-                        "GET /models did not answer a model list (is base_url "
-                        "right?)");
+                        "GET /models did not answer a model list (is base_url right?)");
                 }
             } else {
                 problems.push_back("GET /models: " + failure(models->result, t.keys));

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "config/manifest.hpp"
+#include "config/utf8.hpp"
 #include "daemon/cli.hpp"
 #include "daemon/fsutil.hpp"
 #include "daemon/manage.hpp"
@@ -136,6 +137,18 @@ int submit(const Config& cfg, const SubmitOptions& o, TimePoint now) {
                      one_line(o.name, 60).c_str());
         return cli::kUsage;
     }
+    // JSON cannot carry broken UTF-8; a terminal in a legacy encoding produces it.
+    for (const auto* text : {&o.prompt, &o.model, &o.size})
+        if (auto bad = find_invalid_utf8(*text)) {
+            std::fprintf(stderr,
+                         "videodrop: submit: %s is not valid UTF-8 at byte %zu (set a UTF-8 "
+                         "locale or write the manifest by hand)\n",
+                         text == &o.prompt  ? "the prompt"
+                         : text == &o.model ? "--model"
+                                            : "--size",
+                         *bad);
+            return cli::kUsage;
+        }
     std::string ext;
     if (!o.image.empty()) {
         if (!sfs::is_regular_file(o.image, ec)) {

@@ -12,8 +12,8 @@
 
 #include "daemon/daemon.hpp"
 #include "daemon/media_probe.hpp"
-#include "mock/mock.hpp"
 #include "mock/media.hpp"
+#include "mock/mock.hpp"
 #include "pipeline/verdict.hpp"
 
 namespace fs = std::filesystem;
@@ -26,7 +26,8 @@ struct Spool {
     Spool() {
         char tmpl[] = "/tmp/vd-daemon-XXXXXX";
         root = ::mkdtemp(tmpl);
-        for (auto d : {"inbox", "outbox", "failed", "state"}) fs::create_directories(root / d);
+        for (auto d : {"inbox", "outbox", "failed", "state"})
+            fs::create_directories(root / d);
     }
     ~Spool() {
         std::error_code ec;
@@ -61,10 +62,14 @@ mock::Options mock_options() {
 Config config_for(const Spool& s, const std::string& base_url) {
     std::string toml = R"(
 [paths]
-inbox = ")" + s.inbox().string() + R"("
-outbox = ")" + s.outbox().string() + R"("
-failed = ")" + s.failed().string() + R"("
-state = ")" + (s.root / "state").string() + R"("
+inbox = ")" + s.inbox().string() +
+                       R"("
+outbox = ")" + s.outbox().string() +
+                       R"("
+failed = ")" + s.failed().string() +
+                       R"("
+state = ")" + (s.root / "state").string() +
+                       R"("
 
 [defaults]
 provider = "mock"
@@ -73,7 +78,8 @@ seconds = 1
 size = "160x90"
 
 [providers.mock]
-base_url = ")" + base_url + R"("
+base_url = ")" + base_url +
+                       R"("
 api_key_env = "VD_TEST_KEY"
 submits_per_minute = 600
 max_in_flight = 16
@@ -140,8 +146,9 @@ TEST_CASE("every manifest form is drained into a verified MP4 and a sidecar", "[
     s.drop("json-job.json", R"({"prompt": "a red ball", "meta": {"ticket": 7}})");
     s.drop("with-image.json", R"({"prompt": "from an image", "image": "ref.png"})");
     s.drop("plain.txt", "a plain text prompt\n");
-    s.drop("tall.toml", "prompt = \"tall one\"\naspect = \"9:16\"\nseconds = 2\n"
-                        "variants = [\"thumbnail\", \"spritesheet\"]\n");
+    s.drop("tall.toml",
+           "prompt = \"tall one\"\naspect = \"9:16\"\nseconds = 2\n"
+           "variants = [\"thumbnail\", \"spritesheet\"]\n");
     int rc = -1;
     auto summary = drain(s, server.base_url(), "sk-test", &rc);
     CHECK(rc == 0);
@@ -209,7 +216,8 @@ TEST_CASE("lost create answers never make a second video", "[daemon]") {
     auto summary = drain(s, server.base_url(), "sk-test");
     CHECK(summary.delivered == 8);
     size_t lost = 0;
-    for (const auto& r : server.requests()) lost += r.lost;
+    for (const auto& r : server.requests())
+        lost += r.lost;
     CHECK(lost > 0);
     CHECK(server.videos_created() == 8);  // each lost answer was adopted, not resent
 }
@@ -222,7 +230,8 @@ TEST_CASE("truncated and corrupted downloads are fetched again and never publish
     server.start();
     Spool s;
     for (int i = 0; i < 8; ++i)
-        s.drop("dl-" + std::to_string(i) + ".json", R"({"prompt": "download )" + std::to_string(i) + R"("})");
+        s.drop("dl-" + std::to_string(i) + ".json",
+               R"({"prompt": "download )" + std::to_string(i) + R"("})");
     auto summary = drain(s, server.base_url(), "sk-test");
     CHECK(summary.delivered + summary.failed == 8);
     CHECK(summary.delivered >= 6);

@@ -567,3 +567,12 @@ TEST_CASE("status --watch without a terminal prints a report every second until 
     CHECK(reports <= 4);
     CHECK_THAT(r.output, !Catch::Contains("\033["));
 }
+
+TEST_CASE("submit refuses a prompt that is not UTF-8", "[manage][submit]") {
+    Setup s;
+    Run r = s.run("submit \"$(printf 'caf\\351')\"");
+    INFO(r.output);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("the prompt is not valid UTF-8 at byte 3"));
+    CHECK(list(s.inbox).empty());
+}
