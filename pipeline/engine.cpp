@@ -22,9 +22,13 @@ std::string fixed(double v, int decimals) {
     return std::string(buf, r.ptr);
 }
 
-std::string usd(double v) { return "$" + fixed(v, 2); }
+std::string usd(double v) {
+    return "$" + fixed(v, 2);
+}
 
-std::string seconds_text(Millis d) { return fixed(double(d.count()) / 1000.0, 1) + "s"; }
+std::string seconds_text(Millis d) {
+    return fixed(double(d.count()) / 1000.0, 1) + "s";
+}
 
 Log log(Log::Level level, std::string text) {
     return Log{level, std::move(text)};

@@ -8,6 +8,8 @@ std::optional<std::string> HttpResult::header(std::string_view name) const {
     return std::nullopt;
 }
 
-std::string HttpResult::request_id() const { return header("x-request-id").value_or(""); }
+std::string HttpResult::request_id() const {
+    return header("x-request-id").value_or("");
+}
 
 }  // namespace vd

@@ -19,10 +19,10 @@ struct FormPart {
 
 struct HttpRequest {
     std::string method = "GET";
-    std::string url;  // absolute
+    std::string url;                                           // absolute
     std::vector<std::pair<std::string, std::string>> headers;  // never credentials
-    std::string body;                                         // JSON body, when not multipart
-    std::vector<FormPart> form;                               // non-empty: multipart/form-data
+    std::string body;                                          // JSON body, when not multipart
+    std::vector<FormPart> form;                                // non-empty: multipart/form-data
     // Credentials are added by the shell for this key slot of the provider's pool, and only when
     // the URL is on the provider's own host (never to a CDN link).
     std::string provider;

@@ -21,7 +21,7 @@ std::string_view to_string(VideoStatus s);
 VideoStatus classify_status(std::string_view word, const Dialect& dialect);
 
 struct ProviderError {
-    std::string code;     // "moderation_blocked", "invalid_api_key", ...
+    std::string code;  // "moderation_blocked", "invalid_api_key", ...
     std::string message;
     std::string type;
     std::string param;
@@ -33,7 +33,7 @@ struct Video {
     std::string id;
     std::string status_word;
     VideoStatus status = VideoStatus::unknown;
-    std::optional<int> progress;  // 0-100
+    std::optional<int> progress;                                  // 0-100
     std::optional<int64_t> created_at, completed_at, expires_at;  // unix seconds
     std::string model, size, prompt, remixed_from;
     std::optional<int> seconds;

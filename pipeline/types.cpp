@@ -4,7 +4,9 @@
 
 namespace vd {
 
-std::string to_string(Size s) { return std::to_string(s.width) + "x" + std::to_string(s.height); }
+std::string to_string(Size s) {
+    return std::to_string(s.width) + "x" + std::to_string(s.height);
+}
 
 std::optional<Size> parse_size(std::string_view text) {
     auto x = text.find('x');

@@ -16,27 +16,35 @@ using Millis = std::chrono::milliseconds;
 // Wall-clock time in milliseconds. The core never reads a clock: the shell passes `now` in.
 using TimePoint = std::chrono::time_point<std::chrono::system_clock, Millis>;
 
-inline int64_t to_ms(TimePoint t) { return t.time_since_epoch().count(); }
-inline TimePoint from_ms(int64_t ms) { return TimePoint{Millis{ms}}; }
+inline int64_t to_ms(TimePoint t) {
+    return t.time_since_epoch().count();
+}
+inline TimePoint from_ms(int64_t ms) {
+    return TimePoint{Millis{ms}};
+}
 
 struct Size {
     int width = 0;
     int height = 0;
     friend bool operator==(const Size&, const Size&) = default;
 };
-std::string to_string(Size s);                  // "1280x720"
+std::string to_string(Size s);                          // "1280x720"
 std::optional<Size> parse_size(std::string_view text);  // "1280x720" -> {1280, 720}
 
 // One model of a provider's model table ([providers.NAME.models.MODEL]).
 struct ModelSpec {
     std::string name;
-    std::vector<int> seconds;          // allowed durations
-    std::vector<std::string> sizes;    // allowed "WxH"
+    std::vector<int> seconds;        // allowed durations
+    std::vector<std::string> sizes;  // allowed "WxH"
     double usd_per_second = 0;
 };
 
 enum class AuthScheme { bearer, bare, basic };
-enum class CreateEncoding { multipart, json, auto_ };  // auto_: JSON without an image, multipart with one
+enum class CreateEncoding {
+    multipart,
+    json,
+    auto_
+};  // auto_: JSON without an image, multipart with one
 enum class DurationField { seconds_string, seconds_int, duration_int };
 enum class SizeField { size, width_height };
 
@@ -49,7 +57,8 @@ struct Dialect {
     SizeField size = SizeField::size;
     // Extra status words, on top of the built-in table (case-insensitive).
     std::vector<std::string> queued_words, running_words, completed_words, failed_words;
-    // Whether a result URL found in the video object may be sent the API key (same host only anyway).
+    // Whether a result URL found in the video object may be sent the API key (same host only
+    // anyway).
     bool url_gets_key = false;
 };
 
@@ -106,16 +115,16 @@ struct JobSpec {
     int seconds = 0;
     Size size;
     std::string prompt;
-    std::string image;            // reference image ready to upload (already fitted), empty = none
-    std::string image_original;   // file name of the image as given in the manifest
-    std::string image_sha256;     // of the original
+    std::string image;           // reference image ready to upload (already fitted), empty = none
+    std::string image_original;  // file name of the image as given in the manifest
+    std::string image_sha256;    // of the original
     std::string image_fit = "cover";
-    std::string remix_of;         // provider video id, empty = none
+    std::string remix_of;  // provider video id, empty = none
     int priority = 0;
     std::vector<std::string> variants;  // "thumbnail", "spritesheet"
     nlohmann::json meta = nlohmann::json::object();
     nlohmann::json manifest = nlohmann::json::object();  // as read, with defaults filled in
-    std::string manifest_file;    // the claimed manifest's file name (for failed/)
+    std::string manifest_file;                 // the claimed manifest's file name (for failed/)
     std::vector<std::string> companion_files;  // e.g. the image beside a .txt
 };
 

@@ -19,10 +19,10 @@ struct MediaInfo {
     std::string video_codec;  // "h264", "hevc", ...
     int width = 0, height = 0;
     double fps = 0;
-    int64_t frames = 0;          // nb_frames from the stream header (0 when unknown)
-    int64_t video_packets = 0;   // counted by the demux pass
-    double last_video_pts = 0;   // seconds, end of the last video packet
-    bool demux_error = false;    // av_read_frame failed before EOF
+    int64_t frames = 0;         // nb_frames from the stream header (0 when unknown)
+    int64_t video_packets = 0;  // counted by the demux pass
+    double last_video_pts = 0;  // seconds, end of the last video packet
+    bool demux_error = false;   // av_read_frame failed before EOF
     std::string demux_message;
     bool has_audio = false;
     std::string audio_codec;
