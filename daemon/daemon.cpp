@@ -255,6 +255,7 @@ struct Daemon::Impl {
                 message += (message.empty() ? "" : "; ") + p.format();
             reject(*claim, name, spec.error().front().code, message,
                    "fix the manifest and drop it into the inbox again");
+            maybe_finish();
             return;
         }
         spec->manifest_file = name;
