@@ -229,7 +229,13 @@ struct Daemon::Impl {
 
     // Intake -----------------------------------------------------------------------------------
 
+    // Every way out of intake (claimed, rejected, or lost to another process) may end a `once` run.
     void intake(const std::string& name) {
+        intake_one(name);
+        maybe_finish();
+    }
+
+    void intake_one(const std::string& name) {
         if (stopping) return;
         const std::string path = cfg.paths.inbox + "/" + name;
         auto spec = read_manifest(path, cfg.paths.inbox, cfg);
@@ -255,7 +261,6 @@ struct Daemon::Impl {
                 message += (message.empty() ? "" : "; ") + p.format();
             reject(*claim, name, spec.error().front().code, message,
                    "fix the manifest and drop it into the inbox again");
-            maybe_finish();
             return;
         }
         spec->manifest_file = name;
@@ -318,6 +323,7 @@ struct Daemon::Impl {
         if (!claim) {
             if (claim.error().kind != ClaimError::Kind::taken)
                 spdlog::error("inbox: could not claim {}: {}", name, claim.error().message);
+            maybe_finish();
             return;
         }
         reject(*claim, name, "rejected", name + ": " + reason,

@@ -14,6 +14,7 @@
 
 extern "C" {
 #include <libavutil/channel_layout.h>
+#include <libavutil/log.h>
 #include <libavutil/opt.h>
 }
 
@@ -134,6 +135,8 @@ void fill_tone(AVFrame* f, int64_t first_sample) {
 }
 
 tl::expected<std::string, std::string> render_mp4(Size size, int seconds) {
+    // The muxer's faststart pass logs at info level on every render; keep warnings and errors.
+    if (av_log_get_level() > AV_LOG_WARNING) av_log_set_level(AV_LOG_WARNING);
     TempFile tmp;
     if (tmp.path.empty()) return Error("cannot create a temporary file");
     Output out;

@@ -2,11 +2,6 @@
 // every manifest ends exactly once in outbox/ or failed/, and no job is created twice.
 #include <catch2/catch.hpp>
 
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -14,31 +9,17 @@
 #include <thread>
 
 #include "mock/mock.hpp"
+#include "tests/daemon/child.hpp"
 
-extern char** environ;
 namespace fs = std::filesystem;
 
 namespace vd {
-namespace {
 
-pid_t spawn(const std::vector<std::string>& args) {
-    std::vector<char*> argv;
-    for (const auto& a : args)
-        argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::setenv("VD_CRASH_TEST_KEY", "sk-crash", 1);
-    pid_t pid = 0;
-    REQUIRE(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) == 0);
-    return pid;
+using test::wait_for;
+
+static pid_t spawn(const std::vector<std::string>& args) {
+    return test::spawn(args, "VD_CRASH_TEST_KEY", "sk-crash");
 }
-
-int wait_for(pid_t pid) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
-
-}  // namespace
 
 TEST_CASE("kill -9 at random moments: every manifest ends once, none is created twice",
           "[daemon][crash]") {

@@ -1,0 +1,148 @@
+// The real binary under signals and edge-case drains: SIGTERM stops `run` quickly and loses
+// nothing, and a `once` run ends however its only manifest leaves the inbox.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "mock/mock.hpp"
+#include "tests/daemon/child.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace vd {
+namespace {
+
+struct Root {
+    fs::path dir;
+    Root() {
+        char tmpl[] = "/tmp/vd-signals-XXXXXX";
+        dir = ::mkdtemp(tmpl);
+        for (auto d : {"inbox", "outbox", "failed", "state"})
+            fs::create_directories(dir / d);
+    }
+    ~Root() {
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+    }
+    fs::path write_config(const std::string& base_url) const {
+        fs::path config = dir / "videodrop.toml";
+        std::ofstream(config)
+            << "[paths]\ninbox = \"inbox\"\noutbox = \"outbox\"\nfailed = \"failed\"\n"
+               "state = \"state\"\n[defaults]\nprovider = \"mock\"\nmodel = \"tiny\"\n"
+               "seconds = 1\nsize = \"160x90\"\n[providers.mock]\nbase_url = \""
+            << base_url
+            << "\"\napi_key_env = \"VD_SIGNAL_TEST_KEY\"\nsubmits_per_minute = 600\n"
+               "max_in_flight = 16\n[providers.mock.models.tiny]\nseconds = [1]\n"
+               "sizes = [\"160x90\"]\nusd_per_second = 0.05\n[intake]\n"
+               "settle = \"20ms\"\nrescan = \"1s\"\n[polling]\nmin_interval = \"50ms\"\n"
+               "max_interval = \"300ms\"\n[log]\nlevel = \"warn\"\n";
+        return config;
+    }
+    size_t count(const char* sub, const std::string& suffix) const {
+        size_t n = 0;
+        for (const auto& e : fs::directory_iterator(dir / sub))
+            n += e.path().filename().string().ends_with(suffix);
+        return n;
+    }
+};
+
+pid_t spawn(const std::vector<std::string>& args) {
+    return test::spawn(args, "VD_SIGNAL_TEST_KEY", "sk-signal");
+}
+
+using test::wait_at_most;
+
+mock::Options slow_mock() {
+    mock::Options o;
+    o.keys = {"sk-signal"};
+    o.queue_time = Millis{50};
+    o.gen_time = Millis{3000};
+    o.models["tiny"] = ModelSpec{"tiny", {1}, {"160x90"}, 0.05};
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("SIGTERM stops run within 5 s; the next start finishes the jobs without resubmitting",
+          "[daemon][signals]") {
+    mock::Server server(slow_mock());
+    server.start();
+    Root root;
+    auto config = root.write_config(server.base_url());
+    const int jobs = 4;
+    for (int i = 0; i < jobs; ++i)
+        std::ofstream(root.dir / "inbox" / ("term-" + std::to_string(i) + ".json"))
+            << R"({"prompt": "signal test )" << i << R"("})";
+
+    pid_t pid = spawn({VD_BINARY, "--config", config.string(), "run"});
+    auto until = std::chrono::steady_clock::now() + 20s;
+    while (server.videos_created() < static_cast<size_t>(jobs) &&
+           std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(20ms);
+    REQUIRE(server.videos_created() == static_cast<size_t>(jobs));
+
+    ::kill(pid, SIGTERM);
+    auto rc = wait_at_most(pid, 5s);
+    REQUIRE(rc.has_value());
+    CHECK(*rc == 0);
+    CHECK(root.count("outbox", ".mp4") == 0);  // still rendering when stopped
+
+    rc = wait_at_most(spawn({VD_BINARY, "--config", config.string(), "once"}), 60s);
+    REQUIRE(rc.has_value());
+    CHECK(*rc == 0);
+    CHECK(root.count("outbox", ".mp4") == static_cast<size_t>(jobs));
+    CHECK(server.videos_created() == static_cast<size_t>(jobs));
+}
+
+TEST_CASE("SIGHUP with a broken config keeps the daemon running on the old one",
+          "[daemon][signals]") {
+    auto o = slow_mock();
+    o.gen_time = Millis{100};
+    mock::Server server(o);
+    server.start();
+    Root root;
+    auto config = root.write_config(server.base_url());
+    pid_t pid = spawn({VD_BINARY, "--config", config.string(), "run"});
+    std::this_thread::sleep_for(300ms);
+    std::ofstream(config) << "[paths\nthis is not toml\n";
+    ::kill(pid, SIGHUP);
+    std::this_thread::sleep_for(300ms);
+    std::ofstream(root.dir / "inbox" / "after-hup.json") << R"({"prompt": "after a bad reload"})";
+    auto until = std::chrono::steady_clock::now() + 30s;
+    while (root.count("outbox", ".json") == 0 && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(50ms);
+    CHECK(fs::exists(root.dir / "outbox" / "after-hup.mp4"));
+    ::kill(pid, SIGTERM);
+    auto rc = wait_at_most(pid, 5s);
+    REQUIRE(rc.has_value());
+    CHECK(*rc == 0);
+}
+
+TEST_CASE("once ends when its only manifest is malformed", "[daemon][signals]") {
+    Root root;
+    // Nothing listens here; a malformed manifest never reaches the network.
+    auto config = root.write_config("http://127.0.0.1:9");
+    std::ofstream(root.dir / "inbox" / "broken.json") << R"({"prompt": )";
+    auto rc = wait_at_most(spawn({VD_BINARY, "--config", config.string(), "once"}), 20s);
+    REQUIRE(rc.has_value());  // before the fix this waited forever
+    CHECK(*rc == 3);
+    CHECK(fs::exists(root.dir / "failed" / "broken.error.json"));
+    CHECK(fs::exists(root.dir / "failed" / "broken.json"));
+}
+
+TEST_CASE("once ends when its only manifest names a missing image", "[daemon][signals]") {
+    Root root;
+    auto config = root.write_config("http://127.0.0.1:9");
+    std::ofstream(root.dir / "inbox" / "pic.json")
+        << R"({"prompt": "needs a picture", "image": "absent.png"})";
+    auto rc = wait_at_most(spawn({VD_BINARY, "--config", config.string(), "once"}), 20s);
+    REQUIRE(rc.has_value());
+    CHECK(*rc == 3);
+    CHECK(fs::exists(root.dir / "failed" / "pic.error.json"));
+}
+
+}  // namespace vd
