@@ -146,6 +146,8 @@ void InboxWatcher::scan_now() {
     missing_backoff_ = Millis{0};
 
     std::map<std::string, Entry> next;
+    std::map<std::string, Entry> next_images;
+    std::vector<std::string> settling_images;
     std::vector<Report> reports;
     std::optional<TimePoint> recheck;
     while (const dirent* e = ::readdir(dir)) {
@@ -164,6 +166,20 @@ void InboxWatcher::scan_now() {
         }
         intake::FileObservation obs{name, st.st_size, mtime_ns(st), S_ISREG(st.st_mode),
                                     S_ISLNK(st.st_mode)};
+        if (name.front() != '.' && intake::is_image_name(name) && S_ISREG(st.st_mode)) {
+            Entry image;
+            if (auto old = images_.find(name); old != images_.end() && old->second.ino == st.st_ino)
+                image = old->second;
+            image.ino = st.st_ino;
+            auto state = intake::settle_state(obs, image.seen, now, options_.settle);
+            image.seen = state.remember;
+            if (state.still_settling) {
+                settling_images.push_back(name);
+                if (!recheck || state.settled_at < *recheck) recheck = state.settled_at;
+            }
+            next_images.emplace(name, image);
+            continue;
+        }
         auto d = intake::decide(obs, entry.seen, now, options_.settle, options_.max_manifest_bytes);
         switch (d.readiness) {
             case intake::Readiness::ignore:
@@ -182,7 +198,20 @@ void InboxWatcher::scan_now() {
         next.emplace(name, entry);
     }
     ::closedir(dir);
+    // A ready manifest waits for an image it may take along that is still being written (a .txt
+    // whose image arrives a moment later, a manifest copied in before its image is complete).
+    std::erase_if(reports, [&](const Report& r) {
+        if (!r.ready) return false;
+        for (const auto& image : settling_images) {
+            if (!intake::may_take_image(r.name, image)) continue;
+            spdlog::debug("inbox {}: {} waits for {} to settle", dir_, r.name, image);
+            next[r.name].reported = false;
+            return true;
+        }
+        return false;
+    });
     files_ = std::move(next);  // what is no longer in the inbox was claimed: forget it
+    images_ = std::move(next_images);
 
     Millis delay = options_.rescan;
     if (recheck) delay = std::min(delay, std::chrono::duration_cast<Millis>(*recheck - now));

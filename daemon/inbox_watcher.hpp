@@ -86,6 +86,9 @@ class InboxWatcher {
     Millis missing_backoff_{0};
     bool stopped_ = false;
     std::map<std::string, Entry> files_;
+    // Reference images seen in the inbox: a manifest that may take one along waits while it is
+    // still being written. Kept apart from files_ so a lone image never keeps `once` busy.
+    std::map<std::string, Entry> images_;
 };
 
 }  // namespace vd

@@ -113,23 +113,42 @@ IntakeDecision decide(const FileObservation& obs, const std::optional<SeenBefore
                                               " bytes, over the limit of " +
                                               std::to_string(max_bytes));
 
-    const SeenBefore current{obs.size, obs.mtime_ns, now};
+    const Settling state = settle_state(obs, prev, now, settle);
     IntakeDecision d;
-    if (settle.count() <= 0) {
+    d.remember = state.remember;
+    if (!state.still_settling) {
         d.readiness = Readiness::ready;
-        d.remember = current;
         return d;
     }
     const bool unchanged = prev && prev->size == obs.size && prev->mtime_ns == obs.mtime_ns;
-    d.remember = unchanged ? *prev : current;
-    if (unchanged && now - prev->first_seen_stable >= settle) {
-        d.readiness = Readiness::ready;
-        return d;
-    }
     d.readiness = Readiness::wait;
     d.reason = !prev ? "first seen, settling" : unchanged ? "settling" : "still being written";
-    d.recheck_at = d.remember->first_seen_stable + settle;
+    d.recheck_at = state.settled_at;
     return d;
+}
+
+Settling settle_state(const FileObservation& obs, const std::optional<SeenBefore>& prev,
+                      TimePoint now, Millis settle) {
+    Settling s;
+    const SeenBefore current{obs.size, obs.mtime_ns, now};
+    if (settle.count() <= 0) {
+        s.remember = current;
+        s.settled_at = now;
+        return s;
+    }
+    const bool unchanged = prev && prev->size == obs.size && prev->mtime_ns == obs.mtime_ns;
+    s.remember = unchanged ? *prev : current;
+    s.settled_at = s.remember.first_seen_stable + settle;
+    s.still_settling = !(unchanged && now >= s.settled_at);
+    return s;
+}
+
+bool may_take_image(std::string_view manifest, std::string_view image) {
+    std::string_view ext = extension(manifest);
+    if (ext != "txt") return true;
+    std::string_view stem = manifest.substr(0, manifest.size() - ext.size() - 1);
+    return image.size() > stem.size() && image.substr(0, stem.size()) == stem &&
+           image[stem.size()] == '.' && image.find('.', stem.size() + 1) == std::string_view::npos;
 }
 
 }  // namespace vd::intake

@@ -47,6 +47,21 @@ struct IntakeDecision {
 IntakeDecision decide(const FileObservation& now_obs, const std::optional<SeenBefore>& prev,
                       TimePoint now, Millis settle, int64_t max_bytes);
 
+// Whether a file has held its size and mtime for `settle` (decide() uses it for manifests; the
+// watcher for reference images, which are never claimed alone but must not be taken along while
+// still being written). `remember` is kept for the next scan.
+struct Settling {
+    bool still_settling = false;
+    SeenBefore remember;
+    TimePoint settled_at{};  // when it will have held still long enough
+};
+Settling settle_state(const FileObservation& obs, const std::optional<SeenBefore>& prev,
+                      TimePoint now, Millis settle);
+
+// Whether `manifest` must wait for the settling image `image`: a .txt takes only the image of
+// its own stem; a .toml or .json may name any image, so it waits for every settling one.
+bool may_take_image(std::string_view manifest, std::string_view image);
+
 // "cat.toml", "cat.json", "cat.txt".
 bool is_manifest_name(std::string_view name);
 // A reference image that travels with a manifest: .png .jpg .jpeg .webp (any case).

@@ -143,6 +143,55 @@ TEST_CASE("a file written in several steps is reported only once it has held sti
     REQUIRE(loop.close() == 0);
 }
 
+TEST_CASE("a .txt waits while its image is still being written, then is reported", "[inbox]") {
+    TempDir inbox;
+    LoopGuard loop;
+    Reports seen;
+    const auto settle = 150ms;
+    {
+        InboxWatcher w(loop, inbox.path.string(), quick(settle), seen.callbacks());
+        w.start();
+        drop(inbox.path, "cat.txt", "a cat");
+        auto image = inbox.path / "cat.png";
+        write(image, "part one");
+        // The prompt has long held still, but its image keeps growing: no report yet.
+        for (int i = 0; i < 6; ++i) {
+            loop.run_for(60ms);
+            write(image, " more", std::ios::app);
+        }
+        const auto last_write = std::chrono::steady_clock::now();
+        CHECK(seen.ready.empty());
+        REQUIRE(loop.run_until([&] { return seen.count("cat.txt") == 1; }, 2s));
+        CHECK(std::chrono::steady_clock::now() - last_write >= settle);
+        CHECK(w.tracked() == 1);  // the image itself is never tracked as work
+    }
+    REQUIRE(loop.close() == 0);
+}
+
+TEST_CASE("a .txt does not wait for another stem's image; a .json waits for any", "[inbox]") {
+    TempDir inbox;
+    LoopGuard loop;
+    Reports seen;
+    {
+        InboxWatcher w(loop, inbox.path.string(), quick(100ms), seen.callbacks());
+        w.start();
+        drop(inbox.path, "dog.txt", "a dog");
+        drop(inbox.path, "scene.json", R"({"prompt": "a scene", "image": "ref.png"})");
+        auto image = inbox.path / "ref.png";
+        write(image, "growing");
+        bool dog_first = false;
+        for (int i = 0; i < 8; ++i) {
+            loop.run_for(50ms);
+            write(image, " more", std::ios::app);
+            if (seen.count("dog.txt") == 1 && seen.count("scene.json") == 0) dog_first = true;
+        }
+        CHECK(dog_first);
+        CHECK(seen.count("scene.json") == 0);
+        REQUIRE(loop.run_until([&] { return seen.count("scene.json") == 1; }, 2s));
+    }
+    REQUIRE(loop.close() == 0);
+}
+
 TEST_CASE("dotfiles, partial uploads and images are ignored", "[inbox]") {
     TempDir inbox;
     LoopGuard loop;

@@ -182,3 +182,29 @@ TEST_CASE("name helpers", "[intake]") {
     CHECK_FALSE(is_valid_job_name("a/b"));
     CHECK(to_string(Readiness::reject) == "reject");
 }
+
+TEST_CASE("an image settles once its size and mtime hold for settle", "[intake]") {
+    auto first = settle_state(file("cat.png", 10, 1), std::nullopt, kT0, kSettle);
+    CHECK(first.still_settling);
+    CHECK(first.settled_at == kT0 + kSettle);
+    // It grew: the clock starts again.
+    auto grown = settle_state(file("cat.png", 20, 2), first.remember, kT0 + Millis{200}, kSettle);
+    CHECK(grown.still_settling);
+    CHECK(grown.settled_at == kT0 + Millis{200} + kSettle);
+    auto early = settle_state(file("cat.png", 20, 2), grown.remember, kT0 + Millis{300}, kSettle);
+    CHECK(early.still_settling);
+    auto done = settle_state(file("cat.png", 20, 2), early.remember, kT0 + Millis{450}, kSettle);
+    CHECK_FALSE(done.still_settling);
+    CHECK_FALSE(settle_state(file("cat.png"), std::nullopt, kT0, Millis{0}).still_settling);
+}
+
+TEST_CASE("a .txt takes only its own stem's image; other manifests may take any", "[intake]") {
+    CHECK(may_take_image("cat.txt", "cat.png"));
+    CHECK(may_take_image("cat.txt", "cat.JPEG"));
+    CHECK_FALSE(may_take_image("cat.txt", "dog.png"));
+    CHECK_FALSE(may_take_image("cat.txt", "cats.png"));
+    CHECK_FALSE(may_take_image("cat.txt", "cat.old.png"));
+    CHECK_FALSE(may_take_image("cat.txt", "ca.png"));
+    CHECK(may_take_image("scene.json", "ref.png"));
+    CHECK(may_take_image("scene.toml", "anything.webp"));
+}
