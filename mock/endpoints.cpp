@@ -99,7 +99,8 @@ void Server::Impl::answer_created(Call& c, Video v) {
 }
 
 void Server::Impl::create(Call& c) {
-    int64_t wait = limiter.acquire(c.rec.key_hash, c.options->rpm, c.now_ms);
+    int64_t wait =
+        limiter.acquire(c.rec.key_hash, c.options->rpm, c.now_ms, c.options->rate_window.count());
     if (wait > 0) return rate_limited(c, wait);
     auto spec = validate_create(c.body, c.options->models);
     if (!spec) {
@@ -123,7 +124,8 @@ void Server::Impl::remix(Call& c) {
         return send_error(c.res, {400, "invalid_request_error", "video_not_completed", "",
                                   "Video '" + id + "' is " + phase_word(phase) +
                                       "; only completed videos can be remixed."});
-    int64_t wait = limiter.acquire(c.rec.key_hash, c.options->rpm, c.now_ms);
+    int64_t wait =
+        limiter.acquire(c.rec.key_hash, c.options->rpm, c.now_ms, c.options->rate_window.count());
     if (wait > 0) return rate_limited(c, wait);
     auto prompt = validate_remix(c.body);
     if (!prompt) {

@@ -24,8 +24,9 @@ std::string Dice::hex(int digits) {
     return out;
 }
 
-int64_t RateLimiter::acquire(const std::string& key, double rpm, int64_t now_ms) {
-    constexpr int64_t kWindow = 60'000;
+int64_t RateLimiter::acquire(const std::string& key, double rpm, int64_t now_ms,
+                             int64_t window_ms) {
+    const int64_t kWindow = std::max<int64_t>(1, window_ms);
     if (rpm <= 0) return 0;
     auto limit = std::max<size_t>(1, static_cast<size_t>(rpm));
     std::lock_guard lock(mu_);

@@ -26,8 +26,8 @@ class Dice {
 class RateLimiter {
   public:
     // Takes a slot for `key` at `now_ms`; returns 0, or the milliseconds until one frees up
-    // (nothing taken) when `rpm` creates already happened in the last 60 s.
-    int64_t acquire(const std::string& key, double rpm, int64_t now_ms);
+    // (nothing taken) when `rpm` creates already happened in the last `window_ms`.
+    int64_t acquire(const std::string& key, double rpm, int64_t now_ms, int64_t window_ms);
     // Gives back the slot taken at `at_ms` (the create was rejected after all).
     void release(const std::string& key, int64_t at_ms);
 

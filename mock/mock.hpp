@@ -29,7 +29,10 @@ struct Options {
     Millis queue_time{300};         // queued -> in_progress
     Millis gen_time{2000};          // in_progress -> completed
     double rpm = 0;                 // creates per minute per key before 429 (0 = no limit)
-    double fail_rate = 0;           // share of requests answered 500/502/503 with an error body
+    // The window `rpm` counts over. A shorter one scales the limit down with it (rpm creates per
+    // rate_window), so tests can run a 429 storm in seconds instead of minutes.
+    Millis rate_window{60000};
+    double fail_rate = 0;  // share of requests answered 500/502/503 with an error body
     // Share of requests whose connection is reset (RST) without a byte of answer; nothing is
     // created. curl: (56) "Connection reset by peer".
     double reset_rate = 0;

@@ -133,8 +133,15 @@ void Scheduler::on_rate_limited(const std::string& provider, int slot, Millis re
                                 TimePoint now) {
     auto* k = mut(provider, slot);
     if (!k) return;
+    // A burst that met a full window comes back as several 429s at once: that is one sign to
+    // slow down, so the rate halves once per hold, not once per answer.
+    if (now >= k->hold_until) k->slowdown = std::max(0.125, k->slowdown / 2);
     k->hold_until = std::max(k->hold_until, now + retry_after);
-    k->slowdown = std::max(0.125, k->slowdown / 2);
+    // When the hold ends the waiting creates leave one at a time at the slowed rate: the bucket
+    // holds one token then and earns nothing during the hold. A full bucket would release them
+    // all at once into the window that just refused them.
+    k->bucket.tokens = 1.0;
+    k->bucket.last = k->hold_until;
 }
 
 void Scheduler::on_success(const std::string& provider, int slot) {

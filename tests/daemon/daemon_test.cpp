@@ -7,11 +7,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
 #include "daemon/daemon.hpp"
 #include "daemon/media_probe.hpp"
+#include "daemon/sha256.hpp"
 #include "mock/media.hpp"
 #include "mock/mock.hpp"
 #include "pipeline/verdict.hpp"
@@ -59,7 +61,13 @@ mock::Options mock_options() {
     return o;
 }
 
-Config config_for(const Spool& s, const std::string& base_url) {
+struct Tuning {
+    std::string settle = "20ms";
+    int submits_per_minute = 600;
+    int max_in_flight = 16;
+};
+
+Config config_for(const Spool& s, const std::string& base_url, const Tuning& t = {}) {
     std::string toml = R"(
 [paths]
 inbox = ")" + s.inbox().string() +
@@ -81,8 +89,11 @@ size = "160x90"
 base_url = ")" + base_url +
                        R"("
 api_key_env = "VD_TEST_KEY"
-submits_per_minute = 600
-max_in_flight = 16
+submits_per_minute = )" +
+                       std::to_string(t.submits_per_minute) +
+                       R"(
+max_in_flight = )" + std::to_string(t.max_in_flight) +
+                       R"(
 
 [providers.mock.models.tiny]
 seconds = [1, 2]
@@ -90,7 +101,8 @@ sizes = ["160x90", "90x160"]
 usd_per_second = 0.05
 
 [intake]
-settle = "20ms"
+settle = ")" + t.settle +
+                       R"("
 rescan = "1s"
 
 [polling]
@@ -104,10 +116,10 @@ job_timeout = "2m"
 }
 
 RunSummary drain(const Spool& s, const std::string& base_url, const std::string& key,
-                 int* rc = nullptr) {
+                 int* rc = nullptr, const Tuning& tuning = {}) {
     spdlog::set_level(spdlog::level::warn);
     DaemonSetup setup;
-    setup.config = config_for(s, base_url);
+    setup.config = config_for(s, base_url, tuning);
     setup.keys["mock"] = {key};
     setup.mode = RunMode::drain;
     setup.seed = 42;
@@ -131,6 +143,13 @@ void require_good_video(const fs::path& mp4, Size size, int seconds) {
     Verdict v = evaluate(info, e);
     INFO(mp4 << ": " << v.code << " " << v.message);
     REQUIRE(v.ok);
+}
+
+size_t count_status(const mock::Server& server, int status, const std::string& method = "POST") {
+    size_t n = 0;
+    for (const auto& r : server.requests())
+        n += r.status == status && r.method == method;
+    return n;
 }
 
 }  // namespace
@@ -269,6 +288,138 @@ TEST_CASE("two outputs of one name never overwrite each other", "[daemon]") {
     CHECK(read_json(s.outbox() / "cat.json")["request"]["prompt"] == "first cat");
     CHECK(read_json(s.outbox() / "cat-2.json")["request"]["prompt"] == "second cat");
     CHECK(read_json(s.outbox() / "cat-2.json")["name"] == "cat-2");
+}
+
+TEST_CASE("a 429 storm holds the rate and every job still finishes once", "[daemon]") {
+    auto o = mock_options();
+    o.gen_time = Millis{50};
+    o.rpm = 3;  // 3 creates a second: far below the 600 a minute the config claims
+    o.rate_window = Millis{1000};
+    mock::Server server(o);
+    server.start();
+    Spool s;
+    const int jobs = 12;
+    for (int i = 0; i < jobs; ++i)
+        s.drop("storm-" + std::to_string(i) + ".json",
+               R"({"prompt": "storm )" + std::to_string(i) + R"("})");
+    int rc = -1;
+    auto summary = drain(s, server.base_url(), "sk-test", &rc);
+    CHECK(rc == 0);
+    CHECK(summary.delivered == jobs);
+    CHECK(server.videos_created() == static_cast<size_t>(jobs));
+    // Retry-After is honoured and the creates that waited leave one at a time: after the first
+    // 429, no second holds more than the halved rate (5 a second), where a client that let them
+    // all go when the hold ended would send 9 at once into the window that refused them.
+    CHECK(count_status(server, 429) > 0);
+    std::vector<int64_t> posts;
+    int64_t first_429 = -1;
+    for (const auto& r : server.requests()) {
+        if (r.method != "POST") continue;
+        if (r.status == 429 && first_429 < 0) first_429 = r.at_ms;
+        if (first_429 >= 0 && r.at_ms > first_429 + 200) posts.push_back(r.at_ms);
+    }
+    std::sort(posts.begin(), posts.end());
+    for (size_t i = 5; i < posts.size(); ++i) {
+        INFO("creates " << i - 5 << " to " << i << " after the first 429");
+        CHECK(posts[i] - posts[i - 5] >= 1000 - 50);
+    }
+}
+
+TEST_CASE("5xx answers and connection resets are retried without a second video", "[daemon]") {
+    auto o = mock_options();
+    o.fail_rate = 0.2;
+    o.reset_rate = 0.1;
+    mock::Server server(o);
+    server.start();
+    Spool s;
+    const int jobs = 10;
+    for (int i = 0; i < jobs; ++i)
+        s.drop("flaky-" + std::to_string(i) + ".json",
+               R"({"prompt": "flaky network )" + std::to_string(i) + R"("})");
+    int rc = -1;
+    auto summary = drain(s, server.base_url(), "sk-test", &rc);
+    CHECK(rc == 0);
+    CHECK(summary.delivered == jobs);
+    CHECK(server.videos_created() == static_cast<size_t>(jobs));
+    size_t errors = 0;
+    for (const auto& r : server.requests())
+        errors += r.status >= 500 || r.status == 0;
+    CHECK(errors > 0);
+    for (const auto& f : s.files(s.outbox()))
+        if (f.ends_with(".mp4")) require_good_video(s.outbox() / f, {160, 90}, 1);
+}
+
+TEST_CASE("manifests and images copied in piece by piece are taken only when complete",
+          "[daemon]") {
+    mock::Server server(mock_options());
+    server.start();
+    Spool s;
+    auto still = mock::render_still("png", Size{64, 64}, 0);
+    REQUIRE(still);
+    const std::string prompt = "a long prompt written slowly, word by word, by a slow copier";
+    const std::string json = R"({"prompt": ")" + prompt + R"(", "image": "slow.png"})";
+    // The first bytes are there before the daemon starts; the rest follow while it runs, in
+    // pieces closer together than the settle time.
+    {
+        std::ofstream(s.inbox() / "slow.json") << json.substr(0, 10);
+        std::ofstream(s.inbox() / "slow.png", std::ios::binary) << still->substr(0, 16);
+        std::ofstream(s.inbox() / "words.txt") << "a plain";
+    }
+    std::thread copier([&] {
+        const std::string words = " text prompt";
+        const size_t step = still->size() / 8 + 1;
+        size_t json_at = 10, image_at = 16, words_at = 0;
+        while (json_at < json.size() || image_at < still->size() || words_at < words.size()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(40));
+            if (json_at < json.size())
+                std::ofstream(s.inbox() / "slow.json", std::ios::app) << json.substr(json_at, 10);
+            if (image_at < still->size())
+                std::ofstream(s.inbox() / "slow.png", std::ios::binary | std::ios::app)
+                    << still->substr(image_at, step);
+            if (words_at < words.size())
+                std::ofstream(s.inbox() / "words.txt", std::ios::app) << words.substr(words_at, 2);
+            json_at += 10;
+            image_at += step;
+            words_at += 2;
+        }
+    });
+    Tuning t;
+    t.settle = "400ms";
+    int rc = -1;
+    auto summary = drain(s, server.base_url(), "sk-test", &rc, t);
+    copier.join();
+    CHECK(rc == 0);
+    CHECK(summary.delivered == 2);
+    CHECK(s.files(s.failed()).empty());
+    CHECK(read_json(s.outbox() / "slow.json")["request"]["prompt"] == prompt);
+    CHECK(read_json(s.outbox() / "words.json")["request"]["prompt"] == "a plain text prompt");
+    // The image went up whole: its recorded hash is that of every byte the copier wrote.
+    CHECK(read_json(s.outbox() / "slow.json")["request"]["input_reference"]["sha256"] ==
+          sha256_hex(*still));
+}
+
+TEST_CASE("1,000 manifests dropped at once are each delivered once", "[daemon][load]") {
+    auto o = mock_options();
+    o.queue_time = Millis{0};
+    o.gen_time = Millis{0};
+    mock::Server server(o);
+    server.start();
+    Spool s;
+    const int jobs = 1000;
+    for (int i = 0; i < jobs; ++i)
+        s.drop("many-" + std::to_string(i) + ".json",
+               R"({"prompt": "one of many )" + std::to_string(i) + R"("})");
+    Tuning t;
+    t.submits_per_minute = 100000;
+    t.max_in_flight = 64;
+    int rc = -1;
+    auto summary = drain(s, server.base_url(), "sk-test", &rc, t);
+    CHECK(rc == 0);
+    CHECK(summary.delivered == jobs);
+    CHECK(server.videos_created() == static_cast<size_t>(jobs));
+    CHECK(s.files(s.inbox()).empty());
+    CHECK(s.files(s.failed()).empty());
+    CHECK(s.files(s.outbox()).size() == 2 * static_cast<size_t>(jobs));
 }
 
 }  // namespace vd

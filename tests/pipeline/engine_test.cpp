@@ -127,6 +127,25 @@ TEST_CASE("429 with retry-after-ms defers the submit, refunds and slows the rate
     CHECK(sends(e.tick(T0 + Millis{5200}), Purpose::create).size() == 1);
 }
 
+TEST_CASE("after a burst of 429s the creates resume one at a time at the halved rate", "[engine]") {
+    Engine e(settings(60), 1);  // 60 a minute; the bucket lets 6 go at once
+    for (const char* name : {"a", "b", "c", "d", "e"})
+        e.add(name, spec(name), T0);
+    REQUIRE(sends(e.tick(T0), Purpose::create).size() == 5);
+    auto r = json(429, {{"error", {{"code", "rate_limit_exceeded"}, {"message", "slow down"}}}},
+                  {{"retry-after-ms", "2000"}});
+    for (const char* name : {"a", "b", "c", "d", "e"})
+        e.on_http(name, Purpose::create, r, T0 + Millis{100});
+    // One burst is one sign to slow down, not five.
+    CHECK(e.scheduler().key("p", 0)->slowdown == Approx(0.5));
+    CHECK(sends(e.tick(T0 + Millis{2000}), Purpose::create).empty());
+    // At 30 a minute: one create when the hold ends, the next two seconds later.
+    CHECK(sends(e.tick(T0 + Millis{2100}), Purpose::create).size() == 1);
+    CHECK(sends(e.tick(T0 + Millis{3000}), Purpose::create).empty());
+    CHECK(sends(e.tick(T0 + Millis{4100}), Purpose::create).size() == 1);
+    CHECK(sends(e.tick(T0 + Millis{4200}), Purpose::create).empty());
+}
+
 TEST_CASE("a lost create answer is reconciled: the listed video is adopted, not resent",
           "[engine]") {
     Engine e(settings(), 1);
