@@ -264,6 +264,15 @@ void check_remix(const json& m, const Config& cfg, JobSpec& job, ManifestCheck& 
                              "the sidecar " + sidecar.string() + " " + why +
                                  " (give the provider's video id instead)");
         id = *video;
+        // A remix keeps its source's length and size: take them from the source's sidecar so
+        // the estimate and the verification expect what will come back.
+        std::ifstream in(sidecar, std::ios::binary);
+        auto source = json::parse(in, nullptr, false);
+        auto seconds = source.value(json::json_pointer("/request/seconds"), json());
+        auto size = source.value(json::json_pointer("/request/size"), json());
+        if (seconds.is_number_integer()) job.seconds = seconds.get<int>();
+        if (size.is_string())
+            if (auto parsed = parse_size(size.get<std::string>())) job.size = *parsed;
     }
     job.remix_of = id;
 }

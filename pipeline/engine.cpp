@@ -254,6 +254,29 @@ void Engine::pause_provider(Job* job, const std::string& name, int slot, const s
     if (job) job->next_action = now + kCredentialCheck;
 }
 
+// A remix keeps its source's duration and size, which a manifest naming a bare video id cannot
+// know: the provider's answer says, and verification and the charge follow it.
+void Engine::adopt_remix_shape(Job& job, const protocol::Video& v, TimePoint now, Commands& out) {
+    JobSpec shape = job.spec;
+    if (v.seconds && *v.seconds > 0) shape.seconds = *v.seconds;
+    if (auto size = parse_size(v.size)) shape.size = *size;
+    if (shape.seconds == job.spec.seconds && shape.size == job.spec.size) return;
+    out.push_back(log(Log::info, "job=" + job.spec.name + " remix of " + job.spec.remix_of +
+                                     " is " + std::to_string(shape.seconds) + " s at " +
+                                     to_string(shape.size) + " like its source"));
+    job.spec.seconds = shape.seconds;
+    job.spec.size = shape.size;
+    const ProviderSettings* p = provider(job);
+    if (!p) return;
+    double cost = estimate_cost(job.spec, *p);
+    if (job.charged && cost != job.cost_usd) {
+        LedgerEntry e{now, job.id, cost - job.cost_usd};
+        ledger_.add(e);
+        out.push_back(RecordSpend{e});
+    }
+    job.cost_usd = cost;
+}
+
 void Engine::apply_video(Job& job, const protocol::Video& v, const HttpResult& r, TimePoint now,
                          Commands& out) {
     bool new_id = !v.id.empty() && v.id != job.video_id;
@@ -262,6 +285,7 @@ void Engine::apply_video(Job& job, const protocol::Video& v, const HttpResult& r
     if (v.progress) job.progress = std::clamp(*v.progress, 0, 100);
     if (!v.result_url.empty()) job.result_url = v.result_url;
     if (v.expires_at) job.expires = from_ms(*v.expires_at * 1000);
+    if (!job.spec.remix_of.empty()) adopt_remix_shape(job, v, now, out);
     State before = job.state;
     std::optional<Millis> poll_after;
     if (auto h = r.header("openai-poll-after-ms")) {
@@ -369,6 +393,12 @@ void Engine::on_create(Job& job, const HttpResult& r, TimePoint now, Commands& o
             job.list_pages = 0;
             job.reconcile_passes = 0;
             job.next_action = now + kReconcileDelay;
+            if (r.status == 503) {
+                // Overloaded: slow the submit rate like a 429, and look only once it may answer.
+                Millis hold = c.retry_after.value_or(backoff(0, jitter()));
+                sched_.on_rate_limited(job.spec.provider, job.key_slot, hold, now);
+                job.next_action = std::max(job.next_action, now + hold);
+            }
             out.push_back(Persist{job});
             break;
         case protocol::ErrorClass::terminal:
@@ -706,7 +736,9 @@ Commands Engine::cancel(const std::string& id, TimePoint now) {
     if (it == jobs_.end() || is_terminal(it->second.state)) return out;
     Job& job = it->second;
     bool before_submit = job.state == State::claimed || job.state == State::waiting;
-    refund(job, now, out);  // only a waiting job can still hold a reservation
+    // A job past its create may have been billed (the provider has no cancel call), so its
+    // charge stays in the ledger; only one that never reached the provider gets it back.
+    if (before_submit) refund(job, now, out);
     JobError e{before_submit ? "submit" : "generate",
                "cancelled",
                "cancelled by the user",

@@ -104,6 +104,7 @@ class Engine {
     void on_poll(Job& job, const HttpResult& r, TimePoint now, Commands& out);
     void on_list(Job& job, const HttpResult& r, TimePoint now, Commands& out);
     void on_check(const std::string& target, const HttpResult& r, TimePoint now, Commands& out);
+    void adopt_remix_shape(Job& job, const protocol::Video& v, TimePoint now, Commands& out);
     void apply_video(Job& job, const protocol::Video& v, const HttpResult& r, TimePoint now,
                      Commands& out);
     void start_submit(Job& job, int slot, TimePoint now, Commands& out);

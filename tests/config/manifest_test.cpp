@@ -132,6 +132,12 @@ TEST_CASE("remix_of names a delivered job's video or is the provider's id", "[ma
     CHECK(good("remix-by-id.json").remix_of == "video_0123:abc/+=");
 }
 
+TEST_CASE("a remix of a delivered job keeps the source's seconds and size", "[manifest]") {
+    JobSpec remix = good("remix-by-name.json");
+    CHECK(remix.seconds == 12);
+    CHECK(remix.size == Size{720, 1280});
+}
+
 TEST_CASE("variants are deduplicated and other providers use their own table", "[manifest]") {
     CHECK(good("variants.toml").variants == std::vector<std::string>{"spritesheet", "thumbnail"});
     JobSpec other = good("other-provider.toml");

@@ -146,6 +146,59 @@ TEST_CASE("after a burst of 429s the creates resume one at a time at the halved 
     CHECK(sends(e.tick(T0 + Millis{4200}), Purpose::create).empty());
 }
 
+TEST_CASE("a 503 on a create slows the rate and waits out its Retry-After before looking",
+          "[engine]") {
+    Engine e(settings(), 1);
+    add_and_submit(e, "a");
+    e.on_http("a", Purpose::create,
+              json(503, {{"error", {{"message", "overloaded"}}}}, {{"retry-after", "20"}}),
+              T0 + Millis{100});
+    REQUIRE(e.find("a")->state == State::reconciling);
+    CHECK(e.scheduler().key("p", 0)->slowdown == Approx(0.5));
+    CHECK(e.scheduler().key("p", 0)->hold_until == T0 + Millis{20100});
+    CHECK(sends(e.tick(T0 + Millis{10000}), Purpose::list).empty());
+    CHECK(sends(e.tick(T0 + Millis{20200}), Purpose::list).size() == 1);
+}
+
+TEST_CASE("cancel gives back a queued job's reservation but keeps a submitted job's charge",
+          "[engine]") {
+    Engine e(settings(60, 1), 1);
+    add_and_submit(e, "a");
+    e.add("b", spec("b"), T0);
+    e.tick(T0);  // b waits: max_in_flight is 1
+    REQUIRE(e.find("b")->state == State::waiting);
+    e.on_http("a", Purpose::create, json(200, video("video_1", "queued", 0, spec("a"), T0)),
+              T0 + Millis{200});
+    REQUIRE(e.find("a")->state == State::queued);
+    CHECK(e.ledger().total() == Approx(0.80));
+    e.cancel("a", T0 + Millis{300});
+    CHECK(e.find("a")->state == State::cancelled);
+    CHECK(e.ledger().total() == Approx(0.80));  // billed by the provider all the same
+    e.cancel("b", T0 + Millis{400});
+    CHECK(e.ledger().total() == Approx(0.80));
+}
+
+TEST_CASE("a remix takes its duration and size from the provider's answer, and so does its charge",
+          "[engine]") {
+    Engine e(settings(), 1);
+    JobSpec remix = spec("r");  // 8 s from the defaults: the manifest named a bare video id
+    remix.remix_of = "video_source";
+    e.add("r", remix, T0);
+    auto cs = e.tick(T0);
+    REQUIRE(sends(cs, Purpose::create).size() == 1);
+    CHECK(sends(cs, Purpose::create)[0].request.url ==
+          "http://p.test/v1/videos/video_source/remix");
+    CHECK(e.ledger().total() == Approx(0.80));
+    JobSpec source_shape = remix;
+    source_shape.seconds = 12;
+    source_shape.size = {720, 1280};
+    e.on_http("r", Purpose::create, json(200, video("video_r", "queued", 0, source_shape, T0)),
+              T0 + Millis{200});
+    CHECK(e.find("r")->spec.seconds == 12);
+    CHECK(e.find("r")->spec.size == Size{720, 1280});
+    CHECK(e.ledger().total() == Approx(1.20));
+}
+
 TEST_CASE("a lost create answer is reconciled: the listed video is adopted, not resent",
           "[engine]") {
     Engine e(settings(), 1);
