@@ -240,12 +240,25 @@ struct Daemon::Impl {
         const std::string path = cfg.paths.inbox + "/" + name;
         auto spec = read_manifest(path, cfg.paths.inbox, cfg);
         std::vector<std::string> companions;
+        // An image beside the manifest travels with it into the claim (and on to failed/). One
+        // in a subfolder or behind a symlink may be shared by other manifests: it is copied.
+        std::string image_name;
+        bool copy_image = false;
         if (spec) {
             companions = spec->companion_files;
             if (!spec->image.empty()) {
-                std::string img = base_name(spec->image);
-                if (std::find(companions.begin(), companions.end(), img) == companions.end())
-                    companions.push_back(img);
+                std::string given =
+                    spec->image_original.empty() ? base_name(spec->image) : spec->image_original;
+                image_name = base_name(given);
+                struct stat st;
+                std::string beside = cfg.paths.inbox + "/" + given;
+                copy_image = given.find('/') != std::string::npos ||
+                             ::lstat(beside.c_str(), &st) != 0 || !S_ISREG(st.st_mode);
+                if (copy_image)
+                    std::erase(companions, image_name);
+                else if (std::find(companions.begin(), companions.end(), image_name) ==
+                         companions.end())
+                    companions.push_back(image_name);
             }
         }
         auto claim = store->claim(cfg.paths.inbox, name, companions);
@@ -266,12 +279,24 @@ struct Daemon::Impl {
         spec->manifest_file = name;
         spec->companion_files = companions;
         if (!spec->image.empty()) {
-            std::string original = claim->dir + "/" + base_name(spec->image);
-            spec->image_original = base_name(spec->image);
+            std::string original = claim->dir + "/" + image_name;
+            if (copy_image) {
+                std::error_code ec;
+                std::filesystem::copy_file(spec->image, original,
+                                           std::filesystem::copy_options::overwrite_existing, ec);
+                if (ec) {
+                    reject(*claim, name, "image_missing",
+                           name + ": image: cannot copy " + spec->image + ": " + ec.message(),
+                           "check that the image exists and is readable", spec->manifest);
+                    return;
+                }
+                claim->companions.push_back(image_name);  // goes to failed/ with the manifest
+            }
+            spec->image_original = image_name;
             auto sha = sha256_file(original);
             if (!sha) {
                 reject(*claim, name, "image_missing", sha.error(),
-                       "drop the image beside the manifest");
+                       "drop the image beside the manifest", spec->manifest);
                 return;
             }
             spec->image_sha256 = *sha;
@@ -279,7 +304,8 @@ struct Daemon::Impl {
             auto fit = fit_image(original, spec->size, spec->image_fit, fitted);
             if (!fit) {
                 reject(*claim, name, "image_mismatch", name + ": image: " + fit.error(),
-                       "resize the image, or set image_fit = \"cover\" or \"contain\"");
+                       "resize the image, or set image_fit = \"cover\" or \"contain\"",
+                       spec->manifest);
                 return;
             }
             spec->image = fitted;
@@ -288,15 +314,17 @@ struct Daemon::Impl {
     }
 
     // A manifest that cannot become a job: straight to failed/ with the reason.
+    // `manifest` is the manifest as read, when it parsed.
     void reject(const Claim& claim, const std::string& name, const std::string& code,
-                const std::string& message, const std::string& hint) {
+                const std::string& message, const std::string& hint,
+                const nlohmann::json& manifest = nullptr) {
         JobError e{"validate", code, message, 0, nullptr, "", false, hint};
         std::vector<std::string> files{name};
         for (const auto& c : claim.companions)
             files.push_back(c);
         std::string stem = stem_of(name);
         auto moved = delivery::move_to_failed(cfg.paths, claim.dir, files, stem,
-                                              make_error(stem, nullptr, e));
+                                              make_error(stem, manifest, e));
         if (!moved) {
             spdlog::error("inbox: {} could not be moved to {}: {}", name, cfg.paths.failed,
                           moved.error());

@@ -423,3 +423,40 @@ TEST_CASE("1,000 manifests dropped at once are each delivered once", "[daemon][l
 }
 
 }  // namespace vd
+
+namespace vd {
+
+TEST_CASE("an image in a subfolder is copied, so two manifests can share it", "[daemon]") {
+    mock::Server server(mock_options());
+    server.start();
+    Spool s;
+    auto still = mock::render_still("png", Size{64, 64}, 0);
+    REQUIRE(still);
+    fs::create_directories(s.inbox() / "refs");
+    std::ofstream(s.inbox() / "refs" / "shared.png", std::ios::binary) << *still;
+    fs::create_symlink("refs/shared.png", s.inbox() / "link.png");
+    s.drop("first.json", R"({"prompt": "first", "image": "refs/shared.png"})");
+    s.drop("second.json", R"({"prompt": "second", "image": "refs/shared.png"})");
+    s.drop("linked.json", R"({"prompt": "through a link", "image": "link.png"})");
+    s.drop("exact.json", R"({"prompt": "wrong size", "image": "refs/shared.png",
+                              "image_fit": "exact"})");
+    int rc = -1;
+    auto summary = drain(s, server.base_url(), "sk-test", &rc);
+    CHECK(rc == 3);
+    CHECK(summary.delivered == 3);
+    for (auto name : {"first", "second", "linked"}) {
+        INFO(name);
+        CHECK(read_json(s.outbox() /
+                        (std::string(name) + ".json"))["request"]["input_reference"]["sha256"] ==
+              sha256_hex(*still));
+    }
+    CHECK(fs::exists(s.inbox() / "refs" / "shared.png"));  // still there for the next one
+    // The rejected one parsed, so its error file carries the manifest; a copy of the image went
+    // along to failed/ and the shared original stayed.
+    auto exact = read_json(s.failed() / "exact.error.json");
+    CHECK(exact["error"]["code"] == "image_mismatch");
+    CHECK(exact["manifest"]["image_fit"] == "exact");
+    CHECK(fs::exists(s.failed() / "shared.png"));
+}
+
+}  // namespace vd
