@@ -80,6 +80,8 @@ json make_sidecar(const Job& job, const std::string& stem, TimePoint delivered,
     return {
         {"schema", "videodrop.sidecar/1"},
         {"name", stem},
+        // The job's own name when its output had to take another one ("cat" -> "cat-2").
+        {"renamed_from", stem != s.name ? json(s.name) : json(nullptr)},
         {"status", "completed"},
         {"manifest", s.manifest},
         {"request",

@@ -288,6 +288,8 @@ TEST_CASE("two outputs of one name never overwrite each other", "[daemon]") {
     CHECK(read_json(s.outbox() / "cat.json")["request"]["prompt"] == "first cat");
     CHECK(read_json(s.outbox() / "cat-2.json")["request"]["prompt"] == "second cat");
     CHECK(read_json(s.outbox() / "cat-2.json")["name"] == "cat-2");
+    CHECK(read_json(s.outbox() / "cat-2.json")["renamed_from"] == "cat");
+    CHECK(read_json(s.outbox() / "cat.json")["renamed_from"].is_null());
 }
 
 TEST_CASE("a 429 storm holds the rate and every job still finishes once", "[daemon]") {

@@ -88,6 +88,7 @@ TEST_CASE("the sidecar has the documented shape", "[delivery]") {
     json expected = {
         {"schema", "videodrop.sidecar/1"},
         {"name", "cat-piano-2"},
+        {"renamed_from", "cat-piano"},
         {"status", "completed"},
         {"manifest", job.spec.manifest},
         {"request",
