@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
     app.add_option("-c,--config", globals.config,
                    "config file (default: $VIDEODROP_CONFIG, ./videodrop.toml, "
                    "/etc/videodrop/videodrop.toml)");
-    app.add_option("--log-level", globals.log_level, "trace, debug, info, warn or error");
+    app.add_option("--log-level", globals.log_level, "trace, debug, info, warn or error")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 
     int rc = vd::cli::kOk;
     vd::cli::add_run(app, globals, rc);

@@ -146,3 +146,46 @@ TEST_CASE("once ends when its only manifest names a missing image", "[daemon][si
 }
 
 }  // namespace vd
+
+namespace vd {
+
+TEST_CASE("a provider with protocol mock and no base_url is served in-process by once",
+          "[daemon][signals]") {
+    Root root;
+    fs::path config = root.dir / "videodrop.toml";
+    std::ofstream(config) << "[paths]\ninbox = \"inbox\"\noutbox = \"outbox\"\nfailed = "
+                             "\"failed\"\nstate = \"state\"\n[defaults]\nprovider = \"local\"\n"
+                             "model = \"tiny\"\nseconds = 1\nsize = \"160x90\"\n"
+                             "[providers.local]\nprotocol = \"mock\"\n"
+                             "[providers.local.models.tiny]\nseconds = [1]\n"
+                             "sizes = [\"160x90\"]\nusd_per_second = 0.01\n[intake]\n"
+                             "settle = \"20ms\"\n[polling]\nmin_interval = \"100ms\"\n"
+                             "[log]\nlevel = \"warn\"\n";
+    std::ofstream(root.dir / "inbox" / "local.json") << R"({"prompt": "no network needed"})";
+    std::ofstream(root.dir / "inbox" / "refused.json") << R"({"prompt": "a forbidden one"})";
+    auto rc = wait_at_most(spawn({VD_BINARY, "--config", config.string(), "once"}), 60s);
+    REQUIRE(rc.has_value());
+    CHECK(*rc == 3);  // the built-in mock refuses prompts with "forbidden", as in the demo
+    CHECK(fs::file_size(root.dir / "outbox" / "local.mp4") > 0);
+    CHECK(fs::exists(root.dir / "outbox" / "local.json"));
+    CHECK(fs::exists(root.dir / "failed" / "refused.error.json"));
+}
+
+}  // namespace vd
+
+namespace vd {
+
+TEST_CASE("an unknown --log-level is a usage error, not silence", "[daemon][signals]") {
+    Root root;
+    auto config = root.write_config("http://127.0.0.1:9");
+    auto rc = wait_at_most(
+        spawn({VD_BINARY, "--config", config.string(), "--log-level", "bogus", "once"}), 20s);
+    REQUIRE(rc.has_value());
+    CHECK(*rc == 2);
+    rc = wait_at_most(
+        spawn({VD_BINARY, "--config", config.string(), "--log-level", "warn", "once"}), 20s);
+    REQUIRE(rc.has_value());
+    CHECK(*rc == 0);
+}
+
+}  // namespace vd
