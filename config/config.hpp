@@ -82,6 +82,8 @@ std::optional<Millis> parse_duration(std::string_view text);
 // The provider's API keys from api_key_env, api_key_file or keys_file. Never logged; an error
 // names where it looked, never a key.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+// Without api_key_env, api_key_file or keys_file, a provider's key is read from this variable.
+inline constexpr const char* kDefaultKeyEnv = "OPENAI_API_KEY";
 tl::expected<std::vector<std::string>, std::string> load_keys(const ProviderConfig& p,
                                                               const EnvLookup& env);
 

@@ -37,22 +37,23 @@ bool usable_key(std::string_view key) {
 tl::expected<std::vector<std::string>, std::string> load_keys(const ProviderConfig& p,
                                                               const EnvLookup& env) {
     const std::string where = "providers." + p.core.name;
-    if (p.api_key_env.empty() && p.api_key_file.empty() && p.keys_file.empty()) {
+    std::string key_env = p.api_key_env;
+    if (key_env.empty() && p.api_key_file.empty() && p.keys_file.empty()) {
         if (p.core.protocol == "mock") return std::vector<std::string>{"mock-key"};
-        return tl::unexpected(where + ": no API key configured (set api_key_env, api_key_file or " +
-                              "keys_file)");
+        key_env = kDefaultKeyEnv;  // the documented default
     }
 
-    if (!p.api_key_env.empty()) {
-        auto value = env(p.api_key_env);
+    if (!key_env.empty()) {
+        auto value = env(key_env);
         if (!value)
-            return tl::unexpected(where + ": environment variable " + p.api_key_env +
+            return tl::unexpected(where + ": environment variable " + key_env +
+                                  (p.api_key_env.empty() ? " (the default api_key_env)" : "") +
                                   " is not set (export it, or use api_key_file)");
         std::string key(trim(*value));
         if (key.empty())
-            return tl::unexpected(where + ": environment variable " + p.api_key_env + " is empty");
+            return tl::unexpected(where + ": environment variable " + key_env + " is empty");
         if (!usable_key(key))
-            return tl::unexpected(where + ": environment variable " + p.api_key_env +
+            return tl::unexpected(where + ": environment variable " + key_env +
                                   " holds spaces or control characters; it should be one key");
         return std::vector<std::string>{key};
     }

@@ -1,8 +1,11 @@
 // `videodrop demo [DIR]`: the zero-setup tour. The built-in mock provider on loopback, example
 // manifests of every kind, one drain run, and a table of what landed where.
 #include <cstdio>
+#include <filesystem>
 #include <mutex>
+#include <set>
 
+#include "config/manifest.hpp"
 #include "daemon/cli.hpp"
 #include "daemon/daemon.hpp"
 #include "daemon/fsutil.hpp"
@@ -62,6 +65,54 @@ Config demo_config(const std::string& dir, const std::string& base_url) {
     return cfg;
 }
 
+// The error files (NAME.error.json) in failed/ now.
+std::set<std::string> error_files(const std::string& failed) {
+    std::set<std::string> out;
+    std::error_code ec;
+    const std::string suffix = ".error.json";
+    for (std::filesystem::directory_iterator it(failed, ec), end; !ec && it != end;
+         it.increment(ec)) {
+        std::string f = it->path().filename().string();
+        if (f.size() > suffix.size() && f.ends_with(suffix) && f.front() != '.') out.insert(f);
+    }
+    return out;
+}
+
+// Whether failed/FILE is the error file of `job`: its "files" map ({name in failed/: original
+// name}) brings back the job's manifest. A collision in failed/ makes the stem NAME-2, NAME-3...,
+// so the job's name alone does not tell the file.
+bool is_error_file_of(const Job& job, const std::string& path) {
+    auto text = fs::read_file(path, 16u << 20);
+    if (!text) return false;
+    auto e = nlohmann::json::parse(*text, nullptr, false);
+    if (!e.is_object() || !e.contains("files") || !e["files"].is_object()) return false;
+    if (job.error && e.contains("error") && e["error"].is_object() &&
+        e["error"].value("code", job.error->code) != job.error->code)
+        return false;
+    for (const auto& [target, original] : e["files"].items()) {
+        if (!original.is_string()) continue;
+        const auto name = original.get<std::string>();
+        if (!job.spec.manifest_file.empty()
+                ? name == job.spec.manifest_file
+                : is_manifest_name(name) && std::filesystem::path(name).stem() == job.spec.name)
+            return true;
+    }
+    return false;
+}
+
+// The error file the run wrote for `job`, taken out of `fresh` (the files that appeared during
+// the run), or "" when there is none.
+std::string take_error_file(const Job& job, const std::string& failed,
+                            std::set<std::string>& fresh) {
+    for (auto it = fresh.begin(); it != fresh.end(); ++it)
+        if (is_error_file_of(job, failed + "/" + *it)) {
+            std::string f = *it;
+            fresh.erase(it);
+            return f;
+        }
+    return "";
+}
+
 }  // namespace
 
 void add_demo(CLI::App& app, Globals& g, int& rc) {
@@ -108,8 +159,14 @@ void add_demo(CLI::App& app, Globals& g, int& rc) {
         setup.mode = RunMode::drain;
         setup.on_finished = [&finished](const Job& job) { finished.push_back(job); };
         RunSummary summary;
+        const auto before = error_files(cfg.paths.failed);
         int run_rc = run_daemon(std::move(setup), &summary);
         server.stop();
+        // A second demo in the same folder finds broken.error.json there already: what it writes
+        // is broken-2.error.json. The table names the files really written.
+        std::set<std::string> fresh;
+        for (const auto& f : error_files(cfg.paths.failed))
+            if (!before.contains(f)) fresh.insert(f);
 
         std::printf("\n%-18s %-10s %s\n", "NAME", "OUTCOME", "FILE");
         for (const auto& job : finished) {
@@ -117,9 +174,13 @@ void add_demo(CLI::App& app, Globals& g, int& rc) {
                 std::printf("%-18s %-10s %s/%s.mp4 (+ %s.json)\n", job.spec.name.c_str(),
                             "delivered", cfg.paths.outbox.c_str(), job.output_name.c_str(),
                             job.output_name.c_str());
+            else if (auto f = take_error_file(job, cfg.paths.failed, fresh); !f.empty())
+                std::printf("%-18s %-10s %s/%s (%s)\n", job.spec.name.c_str(), "failed",
+                            cfg.paths.failed.c_str(), f.c_str(),
+                            job.error ? job.error->code.c_str() : "?");
             else
-                std::printf("%-18s %-10s %s/%s.error.json (%s)\n", job.spec.name.c_str(), "failed",
-                            cfg.paths.failed.c_str(), job.spec.name.c_str(),
+                std::printf("%-18s %-10s no error file in %s/ (%s; see the log above)\n",
+                            job.spec.name.c_str(), "failed", cfg.paths.failed.c_str(),
                             job.error ? job.error->code.c_str() : "?");
         }
         std::printf("\n%d delivered, %d failed (two of them on purpose). Look in %s/.\n",

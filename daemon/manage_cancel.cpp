@@ -136,12 +136,12 @@ int cancel(const Config& cfg, const std::vector<std::string>& names) {
                          "videodrop: \"%s\" is not a job name (1-120 letters, digits, '.', '_' "
                          "or '-'; see `videodrop status`)\n",
                          one_line(name, 60).c_str());
-            rc = cli::kFatal;
+            rc = worse(rc, cli::kUsage);
             continue;
         }
         auto unclaimed = fail_unclaimed(cfg, name);
         if (unclaimed == Unclaimed::error) {
-            rc = cli::kFatal;
+            rc = worse(rc, cli::kFatal);
             continue;
         }
         // Counted after the inbox: a manifest claimed meanwhile has a record (or claim) by now.
@@ -152,13 +152,13 @@ int cancel(const Config& cfg, const std::vector<std::string>& names) {
                              "videodrop: no queued or running job named %s (see `videodrop "
                              "status`)\n",
                              name.c_str());
-                rc = cli::kFatal;
+                rc = worse(rc, cli::kUsage);
             }
             continue;
         }
         if (auto r = request_cancel(cfg.paths.state, name); !r) {
             std::fprintf(stderr, "videodrop: %s\n", r.error().c_str());
-            rc = cli::kFatal;
+            rc = worse(rc, cli::kFatal);
             continue;
         }
         if (running)

@@ -65,35 +65,39 @@ std::vector<Move> plan(const std::string& failed, const std::string& name, const
     return moves;
 }
 
-// Returns false when NAME could not be retried (the reason is printed).
-bool retry_one(const Config& cfg, const std::string& name) {
+// Returns cli::kOk, or why NAME could not be retried (the reason is printed): cli::kUsage for a
+// name that is no failed job, cli::kFatal when the files could not be moved.
+int retry_one(const Config& cfg, const std::string& name) {
     const std::string& failed = cfg.paths.failed;
     const std::string& inbox = cfg.paths.inbox;
     if (!plain(name)) {
         std::fprintf(stderr, "videodrop: \"%s\" is not a job name (see `ls %s`)\n",
                      one_line(name, 60).c_str(), failed.c_str());
-        return false;
+        return cli::kUsage;
     }
     const std::string error_path = failed + "/" + name + ".error.json";
     const bool has_error = exists(error_path);
     auto moves = plan(failed, name, has_error ? read_error(error_path) : json());
     if (moves.empty()) {
-        if (has_error)
+        if (has_error) {
             std::fprintf(stderr,
                          "videodrop: %s: the files it lists are no longer in %s; nothing to "
                          "retry\n",
                          error_path.c_str(), failed.c_str());
-        else
-            std::fprintf(stderr, "videodrop: no failed job named %s in %s\n", name.c_str(),
-                         failed.c_str());
-        return false;
+            return cli::kFatal;
+        }
+        std::fprintf(stderr,
+                     "videodrop: no failed job named %s in %s (retry takes the NAME of a "
+                     "NAME.error.json there; `videodrop status` lists failed jobs)\n",
+                     one_line(name, 60).c_str(), failed.c_str());
+        return cli::kUsage;
     }
     for (const auto& m : moves)
         if (exists(inbox + "/" + m.to)) {
             std::fprintf(stderr,
                          "videodrop: %s: skipped, %s/%s already exists (move it away and retry)\n",
                          name.c_str(), inbox.c_str(), m.to.c_str());
-            return false;
+            return cli::kFatal;
         }
     // Manifests last: the daemon takes a manifest as soon as it appears.
     std::stable_partition(moves.begin(), moves.end(),
@@ -110,7 +114,7 @@ bool retry_one(const Config& cfg, const std::string& name) {
                                 inbox + "/." + m.to + ".retry.tmp");
         if (!r) {
             std::fprintf(stderr, "videodrop: %s: %s\n", name.c_str(), r.error().c_str());
-            return false;
+            return cli::kFatal;
         }
         std::printf("moved %s/%s -> %s/%s\n", failed.c_str(), m.from.c_str(), inbox.c_str(),
                     m.to.c_str());
@@ -118,7 +122,7 @@ bool retry_one(const Config& cfg, const std::string& name) {
     if (!error_removed) ::unlink(error_path.c_str());
     (void)fs::fsync_dir(inbox);
     (void)fs::fsync_dir(failed);
-    return true;
+    return cli::kOk;
 }
 
 std::vector<std::string> every_failed(const std::string& failed) {
@@ -141,7 +145,7 @@ int retry(const Config& cfg, const std::vector<std::string>& names, bool all) {
     if (all && todo.empty()) std::printf("nothing to retry in %s\n", cfg.paths.failed.c_str());
     int rc = cli::kOk;
     for (const auto& name : todo)
-        if (!retry_one(cfg, name)) rc = cli::kFatal;
+        rc = worse(rc, retry_one(cfg, name));
     return rc;
 }
 

@@ -178,7 +178,7 @@ json status_json(std::vector<Job> jobs, const Ledger& ledger, const BudgetSettin
                   {"prompt", one_line(j.spec.prompt, kPromptChars)},
                   {"discovered_ms", to_ms(j.discovered)},
                   {"age_seconds", std::max<int64_t>(0, (to_ms(now) - to_ms(j.discovered)) / 1000)},
-                  {"cost_usd", j.cost_usd},
+                  {"cost_usd", round_cents(j.cost_usd)},
                   {"output", j.state == State::delivered ? json(output_of(j)) : json()},
                   {"error", json()}};
         if (j.error)
@@ -198,10 +198,10 @@ json status_json(std::vector<Job> jobs, const Ledger& ledger, const BudgetSettin
             {"totals",
              {{"jobs", total}, {"active", active}, {"hidden", dropped}, {"by_state", by_state}}},
             {"spend",
-             {{"today", ledger.on_day(now)},
-              {"total", ledger.total()},
-              {"usd_per_day", budget.usd_per_day},
-              {"usd_total", budget.usd_total}}}};
+             {{"today", round_cents(ledger.on_day(now))},
+              {"total", round_cents(ledger.total())},
+              {"usd_per_day", round_cents(budget.usd_per_day)},
+              {"usd_total", round_cents(budget.usd_total)}}}};
 }
 
 int status(const Config& cfg, const StatusOptions& o) {

@@ -1,6 +1,7 @@
 // `videodrop submit`: a manifest (and a copy of the image) into the inbox, validated first and
 // published by rename, so the daemon never sees a half-written or invalid job from us.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
@@ -151,9 +152,18 @@ int submit(const Config& cfg, const SubmitOptions& o, TimePoint now) {
         }
     std::string ext;
     if (!o.image.empty()) {
-        if (!sfs::is_regular_file(o.image, ec)) {
-            std::fprintf(stderr, "videodrop: --image %s is not a readable file\n", o.image.c_str());
-            return cli::kFatal;
+        // The user's own file: a wrong path is a mistake on the command line, not a fatal error.
+        const auto type = sfs::status(o.image, ec).type();
+        const char* why = type == sfs::file_type::not_found            ? "does not exist"
+                          : ec || ::access(o.image.c_str(), R_OK) != 0 ? "cannot be read"
+                          : type != sfs::file_type::regular            ? "is not a regular file"
+                                                                       : nullptr;
+        if (why) {
+            std::fprintf(stderr,
+                         "videodrop: submit: --image %s %s (give the path of a PNG, JPEG or "
+                         "WebP file)\n",
+                         one_line(o.image, 200).c_str(), why);
+            return cli::kUsage;
         }
         ext = image_ext(o.image);
     }
@@ -174,7 +184,7 @@ int submit(const Config& cfg, const SubmitOptions& o, TimePoint now) {
                          "(intake.max_image_bytes): use a smaller image\n",
                          o.image.c_str(), static_cast<uintmax_t>(bytes),
                          static_cast<intmax_t>(cfg.intake.max_image_bytes));
-            return cli::kFatal;
+            return cli::kUsage;
         }
         if (auto c = copy_durable(o.image, staging.dir + "/" + image_name); !c) {
             std::fprintf(stderr, "videodrop: %s\n", c.error().c_str());
@@ -188,11 +198,21 @@ int submit(const Config& cfg, const SubmitOptions& o, TimePoint now) {
     }
 
     // The same check the daemon makes, so a mistake is reported now and not as a failed job.
+    // What it finds is a value given on the command line (or the config's default for it):
+    // usage, unless the staged file itself could not be read back.
     if (auto spec = read_manifest(staged, staging.dir, cfg); !spec) {
-        for (const auto& p : spec.error())
+        bool io = false;
+        for (const auto& p : spec.error()) {
             std::fprintf(stderr, "videodrop: submit: %s%s\n",
                          p.field.empty() ? "" : (p.field + ": ").c_str(), p.message.c_str());
-        return cli::kFatal;
+            io = io || (p.field.empty() && p.code == "unreadable");
+        }
+        if (!io)
+            std::fprintf(stderr,
+                         "videodrop: submit: nothing was written to %s; fix the option above and "
+                         "run it again\n",
+                         inbox.c_str());
+        return io ? cli::kFatal : cli::kUsage;
     }
 
     // The image first: a manifest must never be seen without its image.

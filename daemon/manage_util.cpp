@@ -7,11 +7,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "daemon/cli.hpp"
 #include "daemon/fsutil.hpp"
 
 namespace vd::manage {
@@ -165,8 +167,19 @@ std::string one_line(std::string_view text, size_t max_chars) {
 
 std::string usd(double v) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "$%.2f", v);
+    std::snprintf(buf, sizeof buf, "$%.2f", round_cents(v));
     return buf;
+}
+
+double round_cents(double usd) {
+    if (!std::isfinite(usd)) return usd;
+    double r = std::round(usd * 100) / 100;
+    return r == 0 ? 0.0 : r;  // no "-0" in the output
+}
+
+int worse(int a, int b) {
+    auto rank = [](int rc) { return rc == cli::kFatal ? 2 : rc == cli::kUsage ? 1 : 0; };
+    return rank(b) > rank(a) ? b : a;
 }
 
 std::string find_manifest(const std::string& dir, const std::string& name) {

@@ -35,6 +35,12 @@ tl::expected<void, std::string> copy_durable(const std::string& from, const std:
 // characters replaced by spaces so nothing in a record can move the cursor or break the layout.
 std::string one_line(std::string_view text, size_t max_chars);
 std::string usd(double v);  // "$0.80"
+// Money as it goes into JSON: rounded to cents (1.2000000000000002 -> 1.2), so floating-point
+// noise never reaches a reader. usd() prints the same rounding.
+double round_cents(double usd);
+// The exit code of a command that handled several names: a fatal error (cli::kFatal) outweighs a
+// usage mistake (cli::kUsage), which outweighs success.
+int worse(int a, int b);
 // The first of NAME.json/.toml/.txt that exists in `dir`, or "".
 std::string find_manifest(const std::string& dir, const std::string& name);
 

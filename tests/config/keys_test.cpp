@@ -119,5 +119,11 @@ TEST_CASE("a mock provider works without a key; others need one", "[config][keys
     p.core.protocol = "openai-videos";
     auto none = load_keys(p, env_with({}));
     REQUIRE_FALSE(none);
-    CHECK_THAT(none.error(), Catch::Contains("no API key configured"));
+    CHECK(none.error() ==
+          "providers.openai: environment variable OPENAI_API_KEY (the default api_key_env) is not "
+          "set (export it, or use api_key_file)");
+    // The documented default: OPENAI_API_KEY.
+    auto defaulted = load_keys(p, env_with({{"OPENAI_API_KEY", kSecret}}));
+    REQUIRE(defaulted);
+    CHECK(*defaulted == std::vector<std::string>{kSecret});
 }

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/daemon/child.hpp"
+
 #include "tests/config/corpus.hpp"
 #include "tests/config/temp_dir.hpp"
 
@@ -17,15 +19,9 @@ struct Run {
 
 Run videodrop(const std::string& args) {
     Run r;
-    std::string cmd = std::string("'") + VD_BINARY + "' " + args + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    REQUIRE(p);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-        r.output.append(buf, n);
-    int status = pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    auto run = vd::test::run_shell(std::string("'") + VD_BINARY + "' " + args + " 2>&1");
+    r.code = run.code;
+    r.output = std::move(run.output);
     return r;
 }
 

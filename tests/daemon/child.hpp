@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <thread>
@@ -49,6 +50,24 @@ inline std::optional<int> wait_at_most(pid_t pid, std::chrono::milliseconds limi
     ::kill(pid, SIGKILL);
     wait_for(pid);
     return std::nullopt;
+}
+
+// Runs a shell command line; returns its exit code (-1 when it did not exit) and its stdout.
+struct ShellRun {
+    int code = -1;
+    std::string output;
+};
+inline ShellRun run_shell(const std::string& command) {
+    ShellRun r;
+    FILE* p = ::popen(command.c_str(), "r");
+    REQUIRE(p);
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+        r.output.append(buf, n);
+    int status = ::pclose(p);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
 }
 
 }  // namespace vd::test

@@ -13,6 +13,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/daemon/child.hpp"
+
 #include "config/manifest.hpp"
 #include "daemon/manage.hpp"
 #include "mock/http_lib.hpp"
@@ -77,15 +79,10 @@ usd_per_day = 10
 
     Run run(const std::string& args) const {
         Run r;
-        std::string cmd = quote(VD_BINARY) + " --config " + quote(config) + " " + args + " 2>&1";
-        FILE* p = popen(cmd.c_str(), "r");
-        REQUIRE(p);
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-            r.output.append(buf, n);
-        int status = pclose(p);
-        r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        auto run = vd::test::run_shell(quote(VD_BINARY) + " --config " + quote(config) + " " +
+                                       args + " 2>&1");
+        r.code = run.code;
+        r.output = std::move(run.output);
         return r;
     }
 
@@ -182,7 +179,7 @@ TEST_CASE("submit of an invalid manifest says why now and leaves nothing in the 
     Setup s;
     Run r = s.run("submit 'a dog' --seconds 5");
     INFO(r.output);
-    CHECK(r.code == 1);
+    CHECK(r.code == 2);  // a usage mistake, not a fatal error
     CHECK_THAT(r.output, Catch::Contains("seconds: 5 is not allowed"));
     CHECK(list(s.inbox).empty());
 
@@ -206,7 +203,7 @@ TEST_CASE("submit --image copies the image in beside the manifest and names it",
     // Not an image: refused, and neither the copy nor the manifest stays.
     std::string text = s.dir.write("notes.png", "just text");
     Run bad = s.run("submit 'a cat' --name other --image " + quote(text));
-    CHECK(bad.code == 1);
+    CHECK(bad.code == 2);
     CHECK_THAT(bad.output, Catch::Contains("not a PNG, JPEG or WebP"));
     CHECK(list(s.inbox) == std::vector<std::string>{"kitty.json", "kitty.png"});
 }
@@ -370,7 +367,7 @@ TEST_CASE("retry of an unknown name or onto a taken inbox name fails and moves n
           "[manage][retry]") {
     Setup s;
     Run unknown = s.run("retry ghost");
-    CHECK(unknown.code == 1);
+    CHECK(unknown.code == 2);
     CHECK_THAT(unknown.output, Catch::Contains("no failed job named ghost"));
 
     std::ofstream(s.failed + "/cat.json") << R"({"prompt":"old"})";
@@ -405,7 +402,7 @@ TEST_CASE("cancel of a claimed job leaves a request for the daemon", "[manage][c
 
     // A finished job is not cancelled, and says so.
     Run finished = s.run("cancel done");
-    CHECK(finished.code == 1);
+    CHECK(finished.code == 2);
     CHECK_THAT(finished.output, Catch::Contains("no queued or running job named done"));
     CHECK(!sfs::exists(s.state + "/cancel/done"));
 }
@@ -457,10 +454,10 @@ TEST_CASE("cancel of a manifest still in the inbox moves it to failed as cancell
 TEST_CASE("cancel of a name nobody knows fails", "[manage][cancel]") {
     Setup s;
     Run r = s.run("cancel ghost");
-    CHECK(r.code == 1);
+    CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("no queued or running job named ghost"));
     CHECK(!sfs::exists(s.state + "/cancel"));
-    CHECK(s.run("cancel ../etc").code == 1);
+    CHECK(s.run("cancel ../etc").code == 2);
 }
 
 // ---- check ----
@@ -575,4 +572,123 @@ TEST_CASE("submit refuses a prompt that is not UTF-8", "[manage][submit]") {
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Catch::Contains("the prompt is not valid UTF-8 at byte 3"));
     CHECK(list(s.inbox).empty());
+}
+
+// ---- exit codes: 2 for a mistake on the command line, 1 for what is really broken ----
+
+TEST_CASE("submit exits 2 for a value the user can fix and names what to change",
+          "[manage][submit][exit]") {
+    Setup s;
+    Run seconds = s.run("submit 'a dog' --seconds 5");
+    INFO(seconds.output);
+    CHECK(seconds.code == 2);
+    CHECK_THAT(seconds.output, Catch::Contains("seconds"));
+    CHECK_THAT(seconds.output, Catch::Contains("4, 8 or 12"));
+
+    Run size = s.run("submit 'a dog' --size 3x3");
+    INFO(size.output);
+    CHECK(size.code == 2);
+    CHECK_THAT(size.output, Catch::Contains("size"));
+
+    Run model = s.run("submit 'a dog' --model no-such-model");
+    INFO(model.output);
+    CHECK(model.code == 2);
+    CHECK_THAT(model.output, Catch::Contains("no-such-model"));
+
+    Run image = s.run("submit 'a dog' --image /nonexistent/dog.png");
+    INFO(image.output);
+    CHECK(image.code == 2);
+    CHECK_THAT(image.output, Catch::Contains("/nonexistent/dog.png"));
+
+    Run folder = s.run("submit 'a dog' --image " + quote(s.dir.str()));
+    CHECK(folder.code == 2);
+    CHECK(list(s.inbox).empty());
+}
+
+TEST_CASE("submit still exits 1 when the inbox is not a usable folder", "[manage][submit][exit]") {
+    Setup s;
+    sfs::remove_all(s.inbox);
+    std::ofstream(s.inbox) << "a file where the inbox should be";
+    Run r = s.run("submit 'a dog'");
+    INFO(r.output);
+    CHECK(r.code == 1);
+    CHECK_THAT(r.output, Catch::Contains("[paths] inbox"));
+}
+
+TEST_CASE("retry and cancel of unknown names exit 2; a real failure still exits 1",
+          "[manage][retry][cancel][exit]") {
+    Setup s;
+    Run retry = s.run("retry ghost");
+    INFO(retry.output);
+    CHECK(retry.code == 2);
+    CHECK_THAT(retry.output, Catch::Contains("no failed job named ghost in " + s.failed));
+
+    Run cancel = s.run("cancel ghost");
+    INFO(cancel.output);
+    CHECK(cancel.code == 2);
+    CHECK_THAT(cancel.output, Catch::Contains("videodrop status"));
+    CHECK(s.run("cancel 'bad name'").code == 2);
+    CHECK(s.run("retry ../etc").code == 2);
+
+    // One good name among unknown ones: the good one is still done, the exit says "mistake".
+    save(s, make_job("dog", 1, vd::State::queued));
+    Run mixed = s.run("cancel ghost dog");
+    INFO(mixed.output);
+    CHECK(mixed.code == 2);
+    CHECK(sfs::exists(s.state + "/cancel/dog"));
+
+    // The inbox is gone: moving a failed job back cannot work, and that is fatal, even beside
+    // an unknown name.
+    std::ofstream(s.failed + "/cat.json") << R"({"prompt":"a cat"})";
+    std::ofstream(s.failed + "/cat.error.json")
+        << R"({"name":"cat","files":{"cat.json":"cat.json"}})";
+    sfs::remove_all(s.inbox);
+    Run broken = s.run("retry ghost cat");
+    INFO(broken.output);
+    CHECK(broken.code == 1);
+}
+
+// ---- money in status ----
+
+TEST_CASE("status rounds money to cents in JSON and text", "[manage][status][money]") {
+    auto job = make_job("cat", 1, vd::State::delivered);
+    job.output_name = "cat";
+    job.cost_usd = 0.1 * 12;  // 1.2000000000000002
+    vd::Ledger ledger;
+    ledger.add({now(), "1-cat", 0.1});
+    ledger.add({now(), "2-dog", 0.2});  // today: 0.30000000000000004
+    vd::BudgetSettings budget;
+    budget.usd_per_day = 0.1 * 3;
+    json j = vd::manage::status_json({job}, ledger, budget, now(), false);
+    std::string dumped = j.dump();
+    INFO(dumped);
+    CHECK(j["jobs"][0]["cost_usd"].get<double>() == 1.2);
+    CHECK(j["spend"]["today"].get<double>() == 0.3);
+    CHECK(j["spend"]["total"].get<double>() == 0.3);
+    CHECK(j["spend"]["usd_per_day"].get<double>() == 0.3);
+    CHECK_THAT(dumped, !Catch::Contains("0000000"));
+    CHECK_THAT(dumped, !Catch::Contains("9999999"));
+    CHECK_THAT(dumped, Catch::Contains("\"cost_usd\":1.2,"));
+
+    std::string text = vd::manage::status_text({job}, ledger, budget, now(), false);
+    CHECK_THAT(text, Catch::Contains("$1.20"));
+    CHECK_THAT(text, Catch::Contains("spent today $0.30 of $0.30 per day"));
+    CHECK_THAT(text, !Catch::Contains("0000000"));
+}
+
+TEST_CASE("status --json of the real binary prints rounded costs", "[manage][status][money]") {
+    Setup s;
+    auto job = make_job("cat", 1, vd::State::delivered);
+    job.output_name = "cat";
+    job.cost_usd = 0.1 * 12;
+    save(s, job);
+    std::ofstream(s.state + "/ledger.jsonl")
+        << json(vd::LedgerEntry{now(), "1-cat", 0.1}).dump() << "\n"
+        << json(vd::LedgerEntry{now(), "2-dog", 0.2}).dump() << "\n";
+    Run r = s.run("status --json");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains("\"cost_usd\":1.2,"));
+    CHECK_THAT(r.output, Catch::Contains("\"today\":0.3,"));
+    CHECK_THAT(r.output, !Catch::Contains("0000000"));
 }
