@@ -19,6 +19,7 @@
 #include "daemon/inbox_watcher.hpp"
 #include "daemon/job_store.hpp"
 #include "daemon/media_probe.hpp"
+#include "daemon/metrics.hpp"
 #include "daemon/sha256.hpp"
 #include "daemon/sidecar.hpp"
 #include "pipeline/engine.hpp"
@@ -28,6 +29,7 @@ namespace vd {
 namespace {
 
 constexpr Millis kCancelPoll{1000};
+constexpr int kMetricsEvery = 5;  // cancel polls between metrics writes
 
 TimePoint clock_now() {
     return std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
@@ -82,8 +84,10 @@ struct Daemon::Impl {
     std::unique_ptr<HttpClient> http;
     std::unique_ptr<InboxWatcher> watcher;
     std::unique_ptr<MediaProber> prober;
-    uv_timer_t* wake = nullptr;  // heap: freed by close callbacks
-    uv_timer_t* cancels = nullptr;
+    uv_timer_t* wake = nullptr;     // heap: freed by close callbacks
+    uv_timer_t* cancels = nullptr;  // also paces the metrics textfile
+    int64_t ticks = 0;
+    bool metrics_warned = false;
     bool stopping = false;
     bool started = false;
     RunSummary counts;
@@ -380,7 +384,41 @@ struct Daemon::Impl {
         }
     }
 
-    static void on_cancel_timer(uv_timer_t* t) { static_cast<Impl*>(t->data)->apply_cancels(); }
+    static void on_cancel_timer(uv_timer_t* t) {
+        auto* self = static_cast<Impl*>(t->data);
+        self->apply_cancels();
+        if (++self->ticks % kMetricsEvery == 0) self->write_metrics();
+    }
+
+    // [metrics] textfile: rewritten every few seconds and at stop; a failure is logged once.
+    void write_metrics() {
+        if (cfg.metrics_textfile.empty() || !engine) return;
+        MetricsSnapshot m;
+        for (int s = 0; s <= static_cast<int>(State::cancelled); ++s)
+            m.jobs_by_state[std::string(to_string(static_cast<State>(s)))] = 0;
+        for (const auto& [id, job] : engine->jobs())
+            ++m.jobs_by_state[std::string(to_string(job.state))];
+        m.delivered = counts.delivered;
+        m.failed = counts.failed;
+        TimePoint now = clock_now();
+        m.spend_today_usd = engine->ledger().on_day(now);
+        m.spend_total_usd = engine->ledger().total();
+        for (const auto& [name, keys] : engine->scheduler().keys()) {
+            m.provider_paused[name] = engine->scheduler().paused(name);
+            int64_t sent = 0;
+            for (const auto& k : keys)
+                sent += k.creates_sent;
+            m.creates_sent[name] = sent;
+        }
+        m.updated_unix_seconds = double(to_ms(now)) / 1000.0;
+        auto written = fs::write_atomic(cfg.metrics_textfile, format_metrics(m));
+        if (!written && !metrics_warned) {
+            spdlog::warn("metrics: {} (the daemon carries on without them)", written.error());
+            metrics_warned = true;
+        } else if (written) {
+            metrics_warned = false;
+        }
+    }
 
     // Ending a `once` run ------------------------------------------------------------------------
 
@@ -469,6 +507,7 @@ struct Daemon::Impl {
         uv_timer_start(cancels, &Impl::on_cancel_timer, kCancelPoll.count(), kCancelPoll.count());
         started = true;
         after({});
+        write_metrics();
         return {};
     }
 
@@ -488,6 +527,7 @@ struct Daemon::Impl {
         close_timer(wake);
         close_timer(cancels);
         if (engine) count_open();
+        write_metrics();
     }
 };
 

@@ -65,6 +65,7 @@ struct Tuning {
     std::string settle = "20ms";
     int submits_per_minute = 600;
     int max_in_flight = 16;
+    std::string metrics_textfile;
 };
 
 Config config_for(const Spool& s, const std::string& base_url, const Tuning& t = {}) {
@@ -110,6 +111,8 @@ min_interval = "50ms"
 max_interval = "500ms"
 job_timeout = "2m"
 )";
+    if (!t.metrics_textfile.empty())
+        toml += "[metrics]\ntextfile = \"" + t.metrics_textfile + "\"\n";
     auto cfg = parse_config(toml, "test.toml");
     REQUIRE(cfg);
     return *cfg;
@@ -459,6 +462,29 @@ TEST_CASE("an image in a subfolder is copied, so two manifests can share it", "[
     CHECK(exact["error"]["code"] == "image_mismatch");
     CHECK(exact["manifest"]["image_fit"] == "exact");
     CHECK(fs::exists(s.failed() / "shared.png"));
+}
+
+}  // namespace vd
+
+namespace vd {
+
+TEST_CASE("the metrics textfile says what the daemon did", "[daemon][metrics]") {
+    mock::Server server(mock_options());
+    server.start();
+    Spool s;
+    s.drop("counted.json", R"({"prompt": "count me"})");
+    s.drop("broken.json", R"({"prompt": )");
+    Tuning t;
+    t.metrics_textfile = (s.root / "videodrop.prom").string();
+    drain(s, server.base_url(), "sk-test", nullptr, t);
+    std::ifstream in(t.metrics_textfile);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    CHECK_THAT(text, Catch::Contains("videodrop_delivered_total 1\n"));
+    CHECK_THAT(text, Catch::Contains("videodrop_failed_total 1\n"));
+    CHECK_THAT(text, Catch::Contains("videodrop_jobs{state=\"delivered\"} 1\n"));
+    CHECK_THAT(text, Catch::Contains("videodrop_creates_total{provider=\"mock\"} 1\n"));
+    CHECK_THAT(text, Catch::Contains("videodrop_spend_usd{period=\"total\"} 0.05\n"));
+    CHECK_FALSE(fs::exists(t.metrics_textfile + ".tmp"));
 }
 
 }  // namespace vd
