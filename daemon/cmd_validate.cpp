@@ -10,6 +10,7 @@
 #include "config/config.hpp"
 #include "config/manifest.hpp"
 #include "daemon/cli.hpp"
+#include "daemon/image_fit.hpp"
 #include "pipeline/ledger.hpp"
 
 namespace vd::cli {
@@ -65,7 +66,19 @@ std::vector<Checked> check_all(const std::vector<std::string>& paths, const Conf
     std::vector<Checked> out;
     for (const auto& p : paths) {
         std::string dir = fs::path(p).parent_path().string();
-        out.push_back({p, read_manifest(p, dir.empty() ? "." : dir, cfg)});
+        auto spec = read_manifest(p, dir.empty() ? "." : dir, cfg);
+        // The daemon rejects an `exact` image of another size; say so now, not after a drop.
+        if (spec && !spec->image.empty() && spec->image_fit == "exact") {
+            auto size = image_size(spec->image);
+            if (size && !(*size == spec->size))
+                spec = tl::unexpected(std::vector<ManifestProblem>{
+                    {p, "image",
+                     spec->image_original + " is " + to_string(*size) + " but the job's size is " +
+                         to_string(spec->size) +
+                         " (resize it, or set image_fit = \"cover\" or \"contain\")",
+                     "image_mismatch"}});
+        }
+        out.push_back({p, std::move(spec)});
     }
     return out;
 }

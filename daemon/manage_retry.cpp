@@ -1,9 +1,12 @@
 // `videodrop retry`: a failed job's files back into the inbox under their original names, the
-// manifest last (so the daemon never sees it without its image), the error file removed.
+// manifest last (so the daemon never sees it without its image), and only then the error file
+// removed. A move that fails puts back what was moved and keeps the error file; a rerun after an
+// interrupted retry moves what is left, or removes the error file when nothing is.
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -65,6 +68,111 @@ std::vector<Move> plan(const std::string& failed, const std::string& name, const
     return moves;
 }
 
+// Where an interrupted earlier retry left NAME's files: those still in failed/ were planned again;
+// this looks for the others. `in_inbox` holds inbox names, `missing` the names found nowhere.
+struct Leftovers {
+    std::vector<std::string> in_inbox, missing;
+    std::string manifest;  // the manifest's inbox name, when known
+};
+
+Leftovers leftovers(const std::string& failed, const std::string& inbox, const std::string& name,
+                    const json& error) {
+    Leftovers l;
+    auto look = [&](const std::string& original) {
+        (exists(inbox + "/" + original) ? l.in_inbox : l.missing).push_back(original);
+        if (is_manifest_name(original)) l.manifest = original;
+    };
+    if (error.contains("files") && error["files"].is_object()) {
+        for (const auto& [target, original] : error["files"].items())
+            if (original.is_string() && plain(target) && plain(original.get<std::string>()) &&
+                !exists(failed + "/" + target))
+                look(original.get<std::string>());
+        return l;
+    }
+    std::string manifest = find_manifest(inbox, name);
+    look(manifest.empty() ? name + ".json" : manifest);
+    return l;
+}
+
+// Whether the daemon claimed a job from `manifest` after the error file was written: an earlier
+// retry moved it back and the daemon took it before that retry could remove the error file.
+bool taken_since(const Config& cfg, const std::string& manifest, const std::string& error_path) {
+    std::error_code ec;
+    auto written = sfs::last_write_time(error_path, ec);
+    if (ec || manifest.empty()) return false;
+    const auto since = sfs::file_time_type::clock::to_sys(written);
+    for (const auto& job : read_jobs(cfg.paths.state))
+        if (job.spec.manifest_file == manifest && job.discovered >= since) return true;
+    return false;
+}
+
+bool remove_error(const std::string& name, const std::string& error_path,
+                  const std::string& failed) {
+    if (::unlink(error_path.c_str()) != 0 && errno != ENOENT) {
+        std::fprintf(stderr,
+                     "videodrop: %s: its files are back in the inbox, but %s cannot be removed: "
+                     "%s (remove it by hand)\n",
+                     name.c_str(), error_path.c_str(), std::strerror(errno));
+        return false;
+    }
+    (void)fs::fsync_dir(failed);
+    return true;
+}
+
+// No file of NAME is left in failed/ but its error file is: an earlier retry was interrupted
+// after its last move, or the files went elsewhere. Finishes the first; reports the second and
+// keeps the error file.
+int finish_interrupted(const Config& cfg, const std::string& name, const std::string& error_path,
+                       const json& error) {
+    const std::string& failed = cfg.paths.failed;
+    const std::string& inbox = cfg.paths.inbox;
+    Leftovers l = leftovers(failed, inbox, name, error);
+    if (l.missing.empty() && l.in_inbox.empty()) {
+        std::fprintf(stderr, "videodrop: %s: it lists no files; nothing to retry (%s is kept)\n",
+                     name.c_str(), error_path.c_str());
+        return cli::kFatal;
+    }
+    if (l.missing.empty()) {
+        std::printf("%s: an earlier retry already moved its files back into %s; removing %s\n",
+                    name.c_str(), inbox.c_str(), error_path.c_str());
+        return remove_error(name, error_path, failed) ? cli::kOk : cli::kFatal;
+    }
+    if (l.in_inbox.empty() && taken_since(cfg, l.manifest, error_path)) {
+        std::printf(
+            "%s: an earlier retry already moved its files back and the daemon took the job; "
+            "removing %s\n",
+            name.c_str(), error_path.c_str());
+        return remove_error(name, error_path, failed) ? cli::kOk : cli::kFatal;
+    }
+    std::string where;
+    for (const auto& f : l.missing)
+        where += (where.empty() ? "" : ", ") + f;
+    std::fprintf(stderr,
+                 "videodrop: %s: %s %s in neither %s nor %s (an earlier retry may have moved "
+                 "them and the daemon taken the job: see `videodrop status`); %s is kept, remove "
+                 "it once nothing is missing\n",
+                 name.c_str(), one_line(where, 200).c_str(), l.missing.size() == 1 ? "is" : "are",
+                 failed.c_str(), inbox.c_str(), error_path.c_str());
+    return cli::kFatal;
+}
+
+// Moves what `done` moved back into failed/, newest first. Returns the files it could not.
+std::vector<Move> put_back(const std::string& failed, const std::string& inbox,
+                           const std::vector<Move>& done) {
+    std::vector<Move> stuck;
+    for (auto it = done.rbegin(); it != done.rend(); ++it) {
+        auto r = move_noreplace(inbox + "/" + it->to, failed + "/" + it->from,
+                                failed + "/." + it->from + ".retry.tmp");
+        if (r) continue;
+        std::fprintf(stderr, "videodrop: cannot put %s/%s back: %s\n", inbox.c_str(),
+                     it->to.c_str(), r.error().c_str());
+        stuck.push_back(*it);
+    }
+    (void)fs::fsync_dir(failed);
+    (void)fs::fsync_dir(inbox);
+    return stuck;
+}
+
 // Returns cli::kOk, or why NAME could not be retried (the reason is printed): cli::kUsage for a
 // name that is no failed job, cli::kFatal when the files could not be moved.
 int retry_one(const Config& cfg, const std::string& name) {
@@ -77,15 +185,10 @@ int retry_one(const Config& cfg, const std::string& name) {
     }
     const std::string error_path = failed + "/" + name + ".error.json";
     const bool has_error = exists(error_path);
-    auto moves = plan(failed, name, has_error ? read_error(error_path) : json());
+    const json error = has_error ? read_error(error_path) : json();
+    auto moves = plan(failed, name, error);
     if (moves.empty()) {
-        if (has_error) {
-            std::fprintf(stderr,
-                         "videodrop: %s: the files it lists are no longer in %s; nothing to "
-                         "retry\n",
-                         error_path.c_str(), failed.c_str());
-            return cli::kFatal;
-        }
+        if (has_error) return finish_interrupted(cfg, name, error_path, error);
         std::fprintf(stderr,
                      "videodrop: no failed job named %s in %s (retry takes the NAME of a "
                      "NAME.error.json there; `videodrop status` lists failed jobs)\n",
@@ -103,25 +206,35 @@ int retry_one(const Config& cfg, const std::string& name) {
     std::stable_partition(moves.begin(), moves.end(),
                           [](const Move& m) { return !is_manifest_name(m.to); });
 
-    bool error_removed = false;
+    // The error file stays until every file is back: until then it is the record of the job. A
+    // quick second failure of the job while it is still here is written as NAME-2.error.json.
+    std::vector<Move> done;
     for (const auto& m : moves) {
-        if (is_manifest_name(m.to) && !error_removed) {
-            // Gone before the manifest returns, so a quick second failure gets NAME again.
-            ::unlink(error_path.c_str());
-            error_removed = true;
-        }
         auto r = move_noreplace(failed + "/" + m.from, inbox + "/" + m.to,
                                 inbox + "/." + m.to + ".retry.tmp");
         if (!r) {
             std::fprintf(stderr, "videodrop: %s: %s\n", name.c_str(), r.error().c_str());
+            auto stuck = put_back(failed, inbox, done);
+            const char* kept = has_error ? "; its error file is kept" : "";
+            if (stuck.empty())
+                std::fprintf(stderr, "videodrop: %s: not retried, its files are still in %s%s\n",
+                             name.c_str(), failed.c_str(), kept);
+            else
+                std::fprintf(stderr,
+                             "videodrop: %s: not retried, and %zu file(s) could not be put back "
+                             "and stay in %s%s; `videodrop retry %s` again moves the rest once "
+                             "the problem is fixed\n",
+                             name.c_str(), stuck.size(), inbox.c_str(), kept, name.c_str());
             return cli::kFatal;
         }
+        done.push_back(m);
         std::printf("moved %s/%s -> %s/%s\n", failed.c_str(), m.from.c_str(), inbox.c_str(),
                     m.to.c_str());
     }
-    if (!error_removed) ::unlink(error_path.c_str());
+    // Durable in the inbox before the record of the failure goes.
     (void)fs::fsync_dir(inbox);
     (void)fs::fsync_dir(failed);
+    if (has_error && !remove_error(name, error_path, failed)) return cli::kFatal;
     return cli::kOk;
 }
 

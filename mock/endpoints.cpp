@@ -40,6 +40,7 @@ const char* phase_word(Phase p) {
 // The 429 of the reference: Retry-After in whole seconds (rounded up) and the exact wait in ms.
 void rate_limited(Call& c, int64_t wait_ms) {
     const Options& o = *c.options;
+    c.rec.retry_after_ms = wait_ms;
     c.res.set_header("retry-after", std::to_string((wait_ms + 999) / 1000));
     c.res.set_header("retry-after-ms", std::to_string(wait_ms));
     auto limit = std::to_string(std::max<int64_t>(1, static_cast<int64_t>(o.rpm)));

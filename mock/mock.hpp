@@ -72,10 +72,11 @@ struct RecordedRequest {
     nlohmann::json fields = nlohmann::json::object();  // JSON body or form fields
     std::vector<FilePart> files;
     int status = 0;
-    std::string video_id;    // created or addressed video, when any
-    bool lost = false;       // the answer was dropped on purpose
-    int64_t at_ms = 0;       // wall clock
-    std::string request_id;  // the x-request-id it was answered with
+    std::string video_id;        // created or addressed video, when any
+    bool lost = false;           // the answer was dropped on purpose
+    int64_t at_ms = 0;           // wall clock
+    std::string request_id;      // the x-request-id it was answered with
+    int64_t retry_after_ms = 0;  // the wait a 429 asked for
 };
 
 class Server {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 
 #include <catch2/catch.hpp>
 
@@ -58,6 +59,23 @@ TEST_CASE("validate of bad manifests exits 3 and names file and field", "[cli][v
                                                "not a PNG, JPEG or WebP image"));
     CHECK_THAT(r.output, Catch::Contains("ok   minimal"));
     CHECK_THAT(r.output, Catch::Contains("3 manifests: 1 ok, 2 invalid"));
+}
+
+TEST_CASE("validate refuses an exact image of another size, as the daemon would",
+          "[cli][validate]") {
+    vd::test::corpus_config();
+    vd::test::TempDir dir;
+    std::filesystem::copy_file(vd::test::kCorpus + "/good/ref.png", dir.str() + "/ref.png");
+    std::string exact = dir.write("exact.json", R"({"prompt": "a still", "image": "ref.png",
+                                                    "image_fit": "exact"})");
+    std::string cover = dir.write("cover.json", R"({"prompt": "a still", "image": "ref.png"})");
+    Run r = videodrop("--config " + shell_quote(kConfig) + " validate " + shell_quote(exact) + " " +
+                      shell_quote(cover));
+    INFO(r.output);
+    CHECK(r.code == 3);
+    CHECK_THAT(r.output, Catch::Contains(exact + ": image: ref.png is 64x36 but the job's size is "
+                                                 "1280x720 (resize it, or set image_fit"));
+    CHECK_THAT(r.output, Catch::Contains("ok   cover"));
 }
 
 TEST_CASE("validate with a bad config exits 1 and names file, line and key", "[cli][validate]") {

@@ -385,6 +385,106 @@ TEST_CASE("retry of an unknown name or onto a taken inbox name fails and moves n
     CHECK(s.run("retry cat --all").code == 2);
 }
 
+// A retry that cannot finish must lose nothing: the error file stays until every file is back.
+TEST_CASE("retry into an inbox that cannot take the files keeps the job and its error file",
+          "[manage][retry]") {
+    Setup s;
+    std::ofstream(s.failed + "/cat.json") << R"({"prompt":"a cat"})";
+    const std::string error = R"({"name":"cat","files":{"cat.json":"cat.json"}})";
+    std::ofstream(s.failed + "/cat.error.json") << error;
+    // A file where the inbox should be: no move can succeed, root or not.
+    sfs::remove_all(s.inbox);
+    std::ofstream(s.inbox) << "not a folder";
+
+    Run r = s.run("retry cat");
+    INFO(r.output);
+    CHECK(r.code == 1);
+    CHECK(list(s.failed) == std::vector<std::string>{"cat.error.json", "cat.json"});
+    CHECK(slurp(s.failed + "/cat.error.json") == error);
+    CHECK_THAT(r.output, Catch::Contains("error file is kept"));
+
+    // Once the inbox is back, the same retry goes through and only then drops the error file.
+    sfs::remove(s.inbox);
+    sfs::create_directories(s.inbox);
+    Run again = s.run("retry cat");
+    INFO(again.output);
+    CHECK(again.code == 0);
+    CHECK(list(s.inbox) == std::vector<std::string>{"cat.json"});
+    CHECK(list(s.failed).empty());
+}
+
+TEST_CASE("retry that fails part-way puts back what it moved and keeps the error file",
+          "[manage][retry]") {
+    Setup s;
+    // The manifest's original name is longer than a file name may be: the image moves, then the
+    // manifest cannot (ENAMETOOLONG, root or not).
+    const std::string too_long = std::string(300, 'c') + ".json";
+    std::ofstream(s.failed + "/cat-2.json") << R"({"prompt":"a cat","image":"photo.png"})";
+    std::ofstream(s.failed + "/photo-2.png") << "png bytes";
+    const std::string error =
+        json{{"name", "cat-2"}, {"files", {{"cat-2.json", too_long}, {"photo-2.png", "photo.png"}}}}
+            .dump();
+    std::ofstream(s.failed + "/cat-2.error.json") << error;
+
+    Run r = s.run("retry cat-2");
+    INFO(r.output);
+    CHECK(r.code == 1);
+    CHECK(list(s.inbox).empty());
+    CHECK(list(s.failed) ==
+          std::vector<std::string>{"cat-2.error.json", "cat-2.json", "photo-2.png"});
+    CHECK(slurp(s.failed + "/photo-2.png") == "png bytes");
+    CHECK(slurp(s.failed + "/cat-2.error.json") == error);
+}
+
+TEST_CASE("a rerun of retry after an interrupted one finishes the job or says why not",
+          "[manage][retry]") {
+    Setup s;
+    const std::string error =
+        R"({"name":"cat","files":{"cat.json":"cat.json","cat.png":"cat.png"}})";
+
+    SECTION("stopped after the image: the rerun moves the manifest and drops the error file") {
+        std::ofstream(s.inbox + "/cat.png") << "png bytes";
+        std::ofstream(s.failed + "/cat.json") << R"({"prompt":"a cat","image":"cat.png"})";
+        std::ofstream(s.failed + "/cat.error.json") << error;
+        Run r = s.run("retry cat");
+        INFO(r.output);
+        CHECK(r.code == 0);
+        CHECK(list(s.inbox) == std::vector<std::string>{"cat.json", "cat.png"});
+        CHECK(list(s.failed).empty());
+    }
+    SECTION("stopped after the last move: the rerun only drops the error file") {
+        std::ofstream(s.inbox + "/cat.png") << "png bytes";
+        std::ofstream(s.inbox + "/cat.json") << R"({"prompt":"a cat","image":"cat.png"})";
+        std::ofstream(s.failed + "/cat.error.json") << error;
+        Run r = s.run("retry cat");
+        INFO(r.output);
+        CHECK(r.code == 0);
+        CHECK_THAT(r.output, Catch::Contains("already moved its files back"));
+        CHECK(list(s.inbox) == std::vector<std::string>{"cat.json", "cat.png"});
+        CHECK(list(s.failed).empty());
+    }
+    SECTION("the daemon took the job since: the rerun drops the error file") {
+        std::ofstream(s.failed + "/cat.error.json") << error;
+        auto job = make_job("cat", 1, vd::State::queued);
+        job.spec.manifest_file = "cat.json";
+        job.discovered = now() + std::chrono::seconds(5);
+        save(s, job);
+        Run r = s.run("retry cat");
+        INFO(r.output);
+        CHECK(r.code == 0);
+        CHECK_THAT(r.output, Catch::Contains("the daemon took the job"));
+        CHECK(list(s.failed).empty());
+    }
+    SECTION("the files are nowhere: the rerun says so and keeps the error file") {
+        std::ofstream(s.failed + "/cat.error.json") << error;
+        Run r = s.run("retry cat");
+        INFO(r.output);
+        CHECK(r.code == 1);
+        CHECK_THAT(r.output, Catch::Contains("cat.json, cat.png are in neither"));
+        CHECK(list(s.failed) == std::vector<std::string>{"cat.error.json"});
+    }
+}
+
 // ---- cancel ----
 
 TEST_CASE("cancel of a claimed job leaves a request for the daemon", "[manage][cancel]") {

@@ -98,7 +98,7 @@ TEST_CASE("SIGTERM stops run within 5 s; the next start finishes the jobs withou
     CHECK(server.videos_created() == static_cast<size_t>(jobs));
 }
 
-TEST_CASE("SIGHUP with a broken config keeps the daemon running on the old one",
+TEST_CASE("SIGHUP: a broken config is refused and the old one kept; a good one is applied",
           "[daemon][signals]") {
     auto o = slow_mock();
     o.gen_time = Millis{100};
@@ -106,16 +106,41 @@ TEST_CASE("SIGHUP with a broken config keeps the daemon running on the old one",
     server.start();
     Root root;
     auto config = root.write_config(server.base_url());
+    std::string good;
+    {
+        std::ifstream in(config);
+        good.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    auto delivered = [&](const std::string& name) {
+        auto until = std::chrono::steady_clock::now() + 30s;
+        while (!fs::exists(root.dir / "outbox" / (name + ".json")) &&
+               std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(20ms);
+        return fs::exists(root.dir / "outbox" / (name + ".mp4"));
+    };
     pid_t pid = spawn({VD_BINARY, "--config", config.string(), "run"});
-    std::this_thread::sleep_for(300ms);
+    // A first job proves the daemon is up (and its signal handlers with it).
+    std::ofstream(root.dir / "inbox" / "before.json") << R"({"prompt": "before any reload"})";
+    REQUIRE(delivered("before"));
+
     std::ofstream(config) << "[paths\nthis is not toml\n";
     ::kill(pid, SIGHUP);
-    std::this_thread::sleep_for(300ms);
-    std::ofstream(root.dir / "inbox" / "after-hup.json") << R"({"prompt": "after a bad reload"})";
-    auto until = std::chrono::steady_clock::now() + 30s;
-    while (root.count("outbox", ".json") == 0 && std::chrono::steady_clock::now() < until)
-        std::this_thread::sleep_for(50ms);
-    CHECK(fs::exists(root.dir / "outbox" / "after-hup.mp4"));
+    std::this_thread::sleep_for(200ms);
+    std::ofstream(root.dir / "inbox" / "after-bad.json") << R"({"prompt": "after a bad reload"})";
+    CHECK(delivered("after-bad"));
+
+    // A good reload adds a provider; a manifest naming it is taken without a restart.
+    std::ofstream(config) << good << "\n[providers.second]\nbase_url = \"" << server.base_url()
+                          << "\"\napi_key_env = \"VD_SIGNAL_TEST_KEY\"\n"
+                             "[providers.second.models.tiny]\nseconds = [1]\n"
+                             "sizes = [\"160x90\"]\nusd_per_second = 0.05\n";
+    ::kill(pid, SIGHUP);
+    std::this_thread::sleep_for(200ms);
+    std::ofstream(root.dir / "inbox" / "second.json")
+        << R"({"prompt": "on the new provider", "provider": "second"})";
+    CHECK(delivered("second"));
+    CHECK(root.count("failed", ".json") == 0);
+
     ::kill(pid, SIGTERM);
     auto rc = wait_at_most(pid, 5s);
     REQUIRE(rc.has_value());
