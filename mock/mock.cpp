@@ -1,6 +1,7 @@
 // vd::mock::Server: start, stop, options, and the path every request takes (request id, log,
 // faults, auth) before its endpoint (endpoints.cpp).
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -166,9 +167,20 @@ int Server::start() {
     http->set_keep_alive_max_count(100000);
     http->set_payload_max_length(size_t{64} << 20);
     m.add_routes(*http);
+    // Debian's compiled cpp-httplib listens with a backlog of 5: a burst of new connections
+    // beyond that has its SYNs dropped and retried a second later, which would make the mock
+    // the slow part of every test and benchmark. Keep the socket, and raise the backlog after
+    // bind (listen() again on a listening socket only changes its backlog).
+    int listen_fd = -1;
+    http->set_socket_options([&listen_fd](socket_t fd) {
+        int yes = 1;
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        listen_fd = fd;
+    });
     int port = o->port == 0 ? http->bind_to_any_port(o->host)
                             : (http->bind_to_port(o->host, o->port) ? o->port : -1);
     if (port <= 0) return -1;
+    if (listen_fd >= 0) ::listen(listen_fd, SOMAXCONN);
     {
         std::lock_guard lock(m.stop_mu);
         m.stopping = false;

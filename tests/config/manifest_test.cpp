@@ -83,7 +83,7 @@ TEST_CASE("a TOML manifest reads the same fields, multi-line prompt trimmed", "[
     CHECK(job.seconds == 8);
     CHECK(job.size == Size{720, 1280});
     CHECK(job.image == canonical("good/ref.jpg"));
-    CHECK(job.image_fit == "exact");
+    CHECK(job.image_fit == "contain");
     CHECK(job.priority == -2);
     CHECK(job.meta == nlohmann::json{{"client", "acme"}, {"tags", {"night", "rain"}}});
 }

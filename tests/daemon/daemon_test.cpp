@@ -329,6 +329,13 @@ TEST_CASE("a 429 storm holds the rate and every job still finishes once", "[daem
         if (r.method == "POST" && r.at_ms >= hold_end - 50) posts.push_back(r.at_ms);
     std::sort(posts.begin(), posts.end());
     CHECK(!posts.empty());  // the refused ones, sent again after the hold
+    std::string timeline;   // arrival time at the mock (ms after the first create) and status
+    for (const auto& r : server.requests())
+        timeline += r.method.substr(0, 1) +
+                    std::to_string(r.at_ms - server.requests().front().at_ms) + ":" +
+                    std::to_string(r.status) + " ";
+    INFO("creates: " << timeline << "; first hold ends at "
+                     << hold_end - server.requests().front().at_ms);
     for (size_t i = 5; i < posts.size(); ++i) {
         INFO("creates " << i - 5 << " to " << i << " after the first hold");
         CHECK(posts[i] - posts[i - 5] >= 1000 - 50);
