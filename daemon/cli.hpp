@@ -2,9 +2,12 @@
 // to the CLI11 app; the callback stores the exit code in `rc`.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
+
+#include "config/config.hpp"
 
 namespace vd::cli {
 
@@ -18,6 +21,10 @@ inline constexpr int kOk = 0;
 inline constexpr int kFatal = 1;
 inline constexpr int kUsage = 2;
 inline constexpr int kSomeFailed = 3;
+
+// The configuration --config, $VIDEODROP_CONFIG or the default places name; on failure the
+// reason is on stderr (the caller exits kFatal).
+std::optional<Config> load_config_or_report(const Globals& g);
 
 void add_run(CLI::App& app, Globals& g, int& rc);       // run, once
 void add_demo(CLI::App& app, Globals& g, int& rc);      // demo

@@ -12,26 +12,10 @@
 namespace vd::cli {
 namespace {
 
-std::optional<Config> load(const Globals& g) {
-    auto path = find_config(g.config);
-    if (!path) {
-        std::fprintf(stderr,
-                     "videodrop: no config file found (give --config FILE, set VIDEODROP_CONFIG "
-                     "or create ./videodrop.toml)\n");
-        return std::nullopt;
-    }
-    auto cfg = load_config(*path);
-    if (!cfg) {
-        std::fprintf(stderr, "%s\n", cfg.error().c_str());
-        return std::nullopt;
-    }
-    return *cfg;
-}
-
 // Runs `body` with the config, or reports why there is none.
 template <typename Body>
 void with_config(const Globals& g, int& rc, Body body) {
-    auto cfg = load(g);
+    auto cfg = load_config_or_report(g);
     rc = cfg ? body(*cfg) : kFatal;
 }
 

@@ -15,19 +15,8 @@ namespace {
 
 // Loads the configuration and the keys; prints the error and returns nullopt on failure.
 std::optional<DaemonSetup> prepare(const Globals& g) {
-    auto path = find_config(g.config);
-    if (!path) {
-        std::fprintf(stderr,
-                     "videodrop: no configuration found (tried --config, $VIDEODROP_CONFIG, "
-                     "./videodrop.toml, /etc/videodrop/videodrop.toml); start from "
-                     "config/videodrop.example.toml\n");
-        return std::nullopt;
-    }
-    auto cfg = load_config(*path);
-    if (!cfg) {
-        std::fprintf(stderr, "videodrop: %s\n", cfg.error().c_str());
-        return std::nullopt;
-    }
+    auto cfg = load_config_or_report(g);
+    if (!cfg) return std::nullopt;
     setup_logging(cfg->log, g.log_level);
     auto keys = load_all_keys(*cfg);
     if (!keys) {

@@ -29,22 +29,6 @@ std::string usd(double v) {
     return buf;
 }
 
-std::optional<Config> load(const Globals& g) {
-    auto path = find_config(g.config);
-    if (!path) {
-        std::fprintf(stderr,
-                     "videodrop: no config file found (give --config FILE, set VIDEODROP_CONFIG "
-                     "or create ./videodrop.toml)\n");
-        return std::nullopt;
-    }
-    auto cfg = load_config(*path);
-    if (!cfg) {
-        std::fprintf(stderr, "%s\n", cfg.error().c_str());
-        return std::nullopt;
-    }
-    return *cfg;
-}
-
 // The files given, or every manifest in the inbox (sorted, so output is stable).
 std::optional<std::vector<std::string>> manifest_paths(const std::vector<std::string>& files,
                                                        const Config& cfg) {
@@ -183,7 +167,7 @@ void add_validate(CLI::App& app, Globals& g, int& rc) {
     auto* v = app.add_subcommand("validate", "check the config and manifests (default: the inbox)");
     v->add_option("files", *files, "manifest files");
     v->callback([&g, &rc, files] {
-        auto cfg = load(g);
+        auto cfg = load_config_or_report(g);
         rc = cfg ? validate(*cfg, *files) : kFatal;
     });
 
@@ -192,7 +176,7 @@ void add_validate(CLI::App& app, Globals& g, int& rc) {
         "cost", "estimated cost of manifests (default: the inbox) and the spend so far");
     c->add_option("files", *cost_files, "manifest files");
     c->callback([&g, &rc, cost_files] {
-        auto cfg = load(g);
+        auto cfg = load_config_or_report(g);
         rc = cfg ? cost(*cfg, *cost_files) : kFatal;
     });
 }
