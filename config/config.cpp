@@ -2,6 +2,7 @@
 #include "config/config.hpp"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "config/provider_config.hpp"
 #include "config/toml_reader.hpp"
@@ -127,7 +128,18 @@ void read_verify(const toml::table& t, VerifySettings& s, ConfigErrors& errors) 
     TableReader r(t, "verify", errors);
     r.read_duration("duration_tolerance", s.duration_tolerance);
     r.read_bool("require_audio", s.require_audio);
+    std::string level = s.level == VerifyLevel::decode ? "decode" : "demux";
+    if (r.read_choice("level", level, {"decode", "demux"}))
+        s.level = level == "decode" ? VerifyLevel::decode : VerifyLevel::demux;
     r.read_int("max_download_attempts", s.max_download_attempts, 1, 100);
+    read_positive(r, "download_backoff", s.download_backoff);
+    r.finish();
+}
+
+void read_reconcile(const toml::table& t, ReconcileSettings& s, ConfigErrors& errors) {
+    TableReader r(t, "reconcile", errors);
+    r.read_int("looks", s.looks, 1, 10);
+    r.read_int("resubmits", s.resubmits, 0, 5);
     r.finish();
 }
 
@@ -167,12 +179,49 @@ tl::expected<Config, std::string> parse_config(std::string_view toml, const std:
     if (const auto* t = top.read_table("polling")) read_polling(*t, cfg.polling, errors);
     if (const auto* t = top.read_table("budget")) read_budget(*t, cfg.budget, errors);
     if (const auto* t = top.read_table("verify")) read_verify(*t, cfg.verify, errors);
+    if (const auto* t = top.read_table("reconcile")) read_reconcile(*t, cfg.reconcile, errors);
     if (const auto* t = top.read_table("log")) read_log(*t, cfg.log, errors);
     if (const auto* t = top.read_table("metrics")) read_metrics(*t, cfg.metrics_textfile, errors);
     top.finish();
 
     if (!errors.lines.empty()) return tl::unexpected(errors.joined());
+    if (auto overlap = overlapping_paths(cfg.paths))
+        return tl::unexpected(source + ": " + *overlap);
     return cfg;
+}
+
+std::optional<std::string> overlapping_paths(const Paths& paths) {
+    namespace stdfs = std::filesystem;
+    const std::pair<const char*, std::string> folders[] = {{"inbox", paths.inbox},
+                                                           {"outbox", paths.outbox},
+                                                           {"failed", paths.failed},
+                                                           {"state", paths.state}};
+    // Symlinks resolved where the folders exist, so two names for one folder are caught too.
+    auto norm = [](const std::string& p) {
+        std::error_code ec;
+        auto n = stdfs::weakly_canonical(stdfs::absolute(p, ec), ec);
+        if (ec) n = stdfs::absolute(p).lexically_normal();
+        std::string s = n.string();
+        while (s.size() > 1 && s.back() == '/')
+            s.pop_back();
+        return s;
+    };
+    auto inside = [](const std::string& a, const std::string& b) {  // a within b
+        return a.size() > b.size() && a.compare(0, b.size(), b) == 0 &&
+               (b == "/" || a[b.size()] == '/');
+    };
+    for (size_t i = 0; i < 4; ++i)
+        for (size_t j = 0; j < 4; ++j) {
+            if (i == j) continue;
+            std::string a = norm(folders[i].second), b = norm(folders[j].second);
+            if (i < j && a == b)
+                return "[paths] " + std::string(folders[i].first) + " and " + folders[j].first +
+                       " are the same folder (" + a + "); give each its own folder";
+            if (inside(a, b))
+                return "[paths] " + std::string(folders[i].first) + " (" + a + ") is inside " +
+                       folders[j].first + " (" + b + "); give each its own folder, side by side";
+        }
+    return std::nullopt;
 }
 
 Settings Config::settings() const {
@@ -182,6 +231,7 @@ Settings Config::settings() const {
     s.polling = polling;
     s.budget = budget;
     s.verify = verify;
+    s.reconcile = reconcile;
     return s;
 }
 

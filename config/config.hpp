@@ -59,6 +59,7 @@ struct Config {
     PollSettings polling;
     BudgetSettings budget;
     VerifySettings verify;
+    ReconcileSettings reconcile;
     LogSettings log;
     std::string metrics_textfile;
 
@@ -66,6 +67,10 @@ struct Config {
     // (keys are not read then); the daemon sets it to the size of load_keys' result.
     Settings settings() const;
 };
+
+// Why inbox, outbox, failed and state cannot work as given (equal, or one inside another),
+// naming both keys; nullopt when they are separate.
+std::optional<std::string> overlapping_paths(const Paths& paths);
 
 // Parses TOML text; errors name the source, the line, the key and the fix.
 tl::expected<Config, std::string> parse_config(std::string_view toml, const std::string& source);

@@ -46,6 +46,7 @@ tl::expected<Config, std::string> load_config(const std::string& path) {
         anchor(provider.api_key_file, base);
         anchor(provider.keys_file, base);
     }
+    if (auto overlap = overlapping_paths(cfg->paths)) return tl::unexpected(path + ": " + *overlap);
     return cfg;
 }
 

@@ -21,6 +21,7 @@ inline constexpr int kOk = 0;
 inline constexpr int kFatal = 1;
 inline constexpr int kUsage = 2;
 inline constexpr int kSomeFailed = 3;
+inline constexpr int kBudgetHeld = 4;  // `once`: the rest done, some jobs wait for the budget
 
 // The configuration --config, $VIDEODROP_CONFIG or the default places name; on failure the
 // reason is on stderr (the caller exits kFatal).

@@ -20,6 +20,7 @@
 #include "daemon/job_store.hpp"
 #include "daemon/media_probe.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/refetch.hpp"
 #include "daemon/sha256.hpp"
 #include "daemon/sidecar.hpp"
 #include "pipeline/engine.hpp"
@@ -48,6 +49,14 @@ std::string base_name(const std::string& path) {
 bool exists(const std::string& path) {
     struct stat st;
     return ::stat(path.c_str(), &st) == 0;
+}
+
+std::vector<std::string> list_files(const std::string& dir) {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+        names.push_back(it->path().filename());
+    return names;
 }
 
 std::map<std::string, ProviderEndpoint> endpoints_of(
@@ -111,6 +120,10 @@ struct Daemon::Impl {
             spdlog::error("spend ledger: {}", ok.error());
     }
 
+    void carry_out(const SaveLimits& l) {
+        if (auto r = store->save_limits(l.limits); !r) spdlog::error("limits: {}", r.error());
+    }
+
     void carry_out(const Log& l) {
         switch (l.level) {
             case Log::debug:
@@ -146,7 +159,7 @@ struct Daemon::Impl {
     }
 
     void carry_out(const Probe& p) {
-        prober->probe(delivery::tmp_path(cfg.paths, p.job, "video"),
+        prober->probe(delivery::tmp_path(cfg.paths, p.job, "video"), p.level == VerifyLevel::decode,
                       [this, job = p.job](MediaInfo info) {
                           after(engine->on_probe(job, info, clock_now()));
                       });
@@ -187,8 +200,7 @@ struct Daemon::Impl {
         if (!job.spec.image_original.empty() &&
             std::find(files.begin(), files.end(), job.spec.image_original) == files.end())
             files.push_back(job.spec.image_original);
-        JobError e =
-            job.error.value_or(JobError{"deliver", "unknown", "", 0, nullptr, "", false, ""});
+        JobError e = job.error.value_or(JobError::make("deliver", "unknown", ""));
         auto moved = delivery::move_to_failed(cfg.paths, dir, files, job.spec.name,
                                               make_error(job.spec.name, job.spec.manifest, e));
         if (!moved) {
@@ -314,7 +326,44 @@ struct Daemon::Impl {
             }
             spec->image = fitted;
         }
+        auto note = read_refetch_note(cfg.paths.state, spec->name);
+        if (note && note->provider == spec->provider) {
+            spec->refetch_video_id = note->video_id;
+            spec->refetch_key_slot = note->key_slot;
+        }
         after(engine->add(claim->id, std::move(*spec), clock_now()));
+        // The job record holds the video id now; the note has done its work.
+        if (note) remove_refetch_note(cfg.paths.state, note->name);
+    }
+
+    // Claims without a job record: a crash came between the claim and the first save, so
+    // nothing was sent. Their files go back to the inbox and are taken (and validated) again.
+    void return_orphans() {
+        for (const auto& id : store->orphan_claims()) {
+            std::vector<std::string> copies;
+            // An image kept in a subfolder of the inbox was copied into the claim: drop the copy.
+            std::string dir = store->claimed_dir(id);
+            for (const auto& name : list_files(dir))
+                if (is_manifest_name(name))
+                    if (auto spec = read_manifest(dir + "/" + name, cfg.paths.inbox, cfg);
+                        spec && spec->image_original.find('/') != std::string::npos)
+                        copies.push_back(base_name(spec->image_original));
+            auto moved = store->unclaim(id, cfg.paths.inbox, copies);
+            if (!moved) {
+                spdlog::error(
+                    "state: claim {} has no job record and could not go back to the "
+                    "inbox: {}",
+                    id, moved.error());
+                continue;
+            }
+            std::string names;
+            for (const auto& n : *moved)
+                names += (names.empty() ? "" : ", ") + n;
+            spdlog::warn(
+                "state: claim {} was cut short by a stop before its job was recorded; "
+                "returned to the inbox: {}",
+                id, names.empty() ? "nothing left to return" : names);
+        }
     }
 
     // A manifest that cannot become a job: straight to failed/ with the reason.
@@ -322,7 +371,7 @@ struct Daemon::Impl {
     void reject(const Claim& claim, const std::string& name, const std::string& code,
                 const std::string& message, const std::string& hint,
                 const nlohmann::json& manifest = nullptr) {
-        JobError e{"validate", code, message, 0, nullptr, "", false, hint};
+        JobError e = JobError::make("validate", code, message, hint);
         std::vector<std::string> files{name};
         for (const auto& c : claim.companions)
             files.push_back(c);
@@ -487,10 +536,12 @@ struct Daemon::Impl {
             jobs.push_back(std::move(job));
         }
         if (!jobs.empty()) spdlog::info("state: resuming {} job(s)", jobs.size());
+        std::string limits_problem;
+        auto limits = store->load_limits(limits_problem);
+        if (!limits_problem.empty()) spdlog::error("state: {}", limits_problem);
         execute(engine->restore(std::move(jobs), ledger ? *ledger : std::vector<LedgerEntry>{},
-                                clock_now()));
-        for (const auto& orphan : store->orphan_claims())
-            spdlog::warn("state: claimed input without a job record: {}", orphan);
+                                limits, clock_now()));
+        return_orphans();
 
         InboxOptions io;
         io.settle = cfg.intake.settle;
@@ -554,7 +605,48 @@ RunSummary Daemon::summary() const {
     return impl_->counts;
 }
 
-void Daemon::reload(Config config, std::map<std::string, std::vector<std::string>> keys) {
+// Jobs that reached their provider keep talking to it until they end: a reload that would pull
+// the provider from under them (removed, another base URL, protocol or dialect, or fewer keys
+// than the slot they were created with) is refused, naming them.
+std::optional<std::string> Daemon::reload_conflict(
+    const Config& config, const std::map<std::string, std::vector<std::string>>& keys) const {
+    std::map<std::string, std::vector<std::string>> blocked;  // provider -> job names
+    for (const auto& [id, job] : impl_->engine->jobs()) {
+        if (is_terminal(job.state) || job.first_submit == TimePoint{}) continue;
+        const std::string& name = job.spec.provider;
+        auto now_it = impl_->cfg.providers.find(name);
+        auto next_it = config.providers.find(name);
+        if (now_it == impl_->cfg.providers.end()) continue;
+        std::string why;
+        if (next_it == config.providers.end()) {
+            why = "removes";
+        } else {
+            const ProviderSettings& a = now_it->second.core;
+            const ProviderSettings& b = next_it->second.core;
+            auto k = keys.find(name);
+            size_t key_count = k == keys.end() ? 0 : k->second.size();
+            if (a.base_url != b.base_url || a.protocol != b.protocol || !(a.dialect == b.dialect) ||
+                (key_count > 0 && static_cast<size_t>(job.key_slot) >= key_count))
+                why = "changes";
+        }
+        if (!why.empty()) blocked[why + " provider " + name].push_back(job.spec.name);
+    }
+    if (blocked.empty()) return std::nullopt;
+    std::string text;
+    for (const auto& [what, names] : blocked) {
+        std::string list;
+        for (size_t i = 0; i < names.size() && i < 10; ++i)
+            list += (i ? ", " : "") + names[i];
+        if (names.size() > 10) list += ", and " + std::to_string(names.size() - 10) + " more";
+        text += (text.empty() ? "" : "; ") + std::string("the new configuration ") + what +
+                ", which jobs in flight still use (" + list + ")";
+    }
+    return text + "; reload again once they have finished (`videodrop status`)";
+}
+
+tl::expected<void, std::string> Daemon::reload(
+    Config config, std::map<std::string, std::vector<std::string>> keys) {
+    if (auto conflict = reload_conflict(config, keys)) return tl::unexpected(*conflict);
     if (config.paths.inbox != impl_->cfg.paths.inbox ||
         config.paths.state != impl_->cfg.paths.state ||
         config.paths.outbox != impl_->cfg.paths.outbox ||
@@ -567,6 +659,7 @@ void Daemon::reload(Config config, std::map<std::string, std::vector<std::string
     impl_->http->set_endpoints(endpoints_of(impl_->cfg, impl_->setup.keys));
     spdlog::info("reload: configuration from {} applied", impl_->cfg.source);
     impl_->after({});
+    return {};
 }
 
 tl::expected<std::map<std::string, std::vector<std::string>>, std::string> load_all_keys(

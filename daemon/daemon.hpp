@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,7 +54,11 @@ class Daemon {
     // then runs out. Safe to call twice.
     void stop();
     // SIGHUP: new limits and providers; jobs are kept.
-    void reload(Config config, std::map<std::string, std::vector<std::string>> keys);
+    // Refused (with the reason) when it would take a provider from jobs that reached it.
+    tl::expected<void, std::string> reload(Config config,
+                                           std::map<std::string, std::vector<std::string>> keys);
+    std::optional<std::string> reload_conflict(
+        const Config& config, const std::map<std::string, std::vector<std::string>>& keys) const;
 
     bool stopped() const;
     RunSummary summary() const;

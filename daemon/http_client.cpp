@@ -225,10 +225,28 @@ CURLcode set_options(HttpClient::Transfer& t, const HttpRequest& req,
     set(CURLOPT_USERAGENT, "videodrop/" VD_VERSION);
     set(CURLOPT_PROTOCOLS_STR, "http,https");
     set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    // curl (>= 7.83) drops our Authorization header on a redirect to another host, port or
-    // scheme; the tests hold it to that.
-    set(CURLOPT_FOLLOWLOCATION, 1L);
-    set(CURLOPT_MAXREDIRS, options.max_redirects);
+    if (req.side_effects) {
+        // Sent once, never repeated underneath the engine (a repeated create is a second bill):
+        // - libcurl resends a request whose reused keep-alive connection died before any answer
+        //   byte ("Connection died, retrying a fresh connect"); it does so only for a reused
+        //   connection, so these requests take a fresh one and leave it closed behind them.
+        // - HTTP/2 lets libcurl replay a stream the server refused (REFUSED_STREAM, GOAWAY);
+        //   HTTP/1.1 has no such replay.
+        // - A 307/308 would resend the body to another URL: redirects are not followed, and the
+        //   3xx reaches the engine as an answer.
+        // - No multi-pass authentication is set (our Authorization header goes out at once), the
+        //   body never waits on "Expect: 100-continue" (see set_body), and a proxy that refuses
+        //   (407) ends the transfer: libcurl sends nothing twice for any of them.
+        set(CURLOPT_FRESH_CONNECT, 1L);
+        set(CURLOPT_FORBID_REUSE, 1L);
+        set(CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+        set(CURLOPT_FOLLOWLOCATION, 0L);
+    } else {
+        // curl (>= 7.83) drops our Authorization header on a redirect to another host, port or
+        // scheme; the tests hold it to that.
+        set(CURLOPT_FOLLOWLOCATION, 1L);
+        set(CURLOPT_MAXREDIRS, options.max_redirects);
+    }
     set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
     set(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
     set(CURLOPT_HEADERFUNCTION, &on_header);

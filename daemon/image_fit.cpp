@@ -1,5 +1,7 @@
 #include "daemon/image_fit.hpp"
 
+#include "daemon/av_util.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -47,12 +49,6 @@ using SwsPtr = std::unique_ptr<SwsContext, SwsFree>;
 // A decoded 8192x8192 RGBA image is 256 MB; anything bigger is not a sensible reference image.
 constexpr int64_t kMaxPixels = int64_t{8192} * 8192;
 
-std::string av_error(int code) {
-    char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-    av_strerror(code, buf, sizeof buf);
-    return buf;
-}
-
 void quiet_ffmpeg() {
     static std::once_flag once;
     std::call_once(once, [] { av_log_set_level(AV_LOG_QUIET); });
@@ -94,7 +90,7 @@ tl::expected<FramePtr, std::string> decode(const std::string& path) {
     int rc =
         avformat_open_input(&raw, ("file:" + path).c_str(), av_find_input_format(*demuxer), &opts);
     av_dict_free(&opts);
-    if (rc < 0) return fail(path, "cannot open the image: " + av_error(rc));
+    if (rc < 0) return fail(path, "cannot open the image: " + av_error_text(rc));
     FormatPtr fmt(raw);
     if (fmt->nb_streams < 1) return fail(path, "no image found in the file");
 
@@ -106,7 +102,7 @@ tl::expected<FramePtr, std::string> decode(const std::string& path) {
         return fail(path, "out of memory while decoding");
     dec->max_pixels = kMaxPixels;
     if ((rc = avcodec_open2(dec.get(), codec, nullptr)) < 0)
-        return fail(path, "cannot decode the image: " + av_error(rc));
+        return fail(path, "cannot decode the image: " + av_error_text(rc));
 
     PacketPtr pkt(av_packet_alloc());
     FramePtr frame(av_frame_alloc());
@@ -127,7 +123,7 @@ tl::expected<FramePtr, std::string> decode(const std::string& path) {
         }
         if (rc < 0) break;
     }
-    std::string why = rc == AVERROR_EOF ? "the file holds no complete image" : av_error(rc);
+    std::string why = rc == AVERROR_EOF ? "the file holds no complete image" : av_error_text(rc);
     return fail(path, "cannot decode the image (" + why + "); it may be damaged or larger than " +
                           "8192x8192: re-save it as a PNG or JPEG of the video's size");
 }
@@ -273,7 +269,7 @@ tl::expected<void, std::string> write_png(const AVFrame& frame, const std::strin
     int rc = avcodec_open2(enc.get(), codec, nullptr);
     if (rc >= 0) rc = avcodec_send_frame(enc.get(), &frame);
     if (rc >= 0 && pkt) rc = avcodec_receive_packet(enc.get(), pkt.get());
-    if (rc < 0 || !pkt) return fail(dest, "cannot encode PNG: " + av_error(rc));
+    if (rc < 0 || !pkt) return fail(dest, "cannot encode PNG: " + av_error_text(rc));
 
     std::unique_ptr<FILE, decltype(&std::fclose)> file(std::fopen(dest.c_str(), "wb"),
                                                        &std::fclose);

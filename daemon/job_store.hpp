@@ -6,6 +6,8 @@
 //   STATE/claimed/<id>/      a job's inputs, renamed out of the inbox
 //   STATE/jobs/<id>.json     a job record (corrupt ones are moved aside to <id>.json.corrupt)
 //   STATE/ledger.jsonl       one LedgerEntry a line, appended and fsynced
+//   STATE/limits.json        the scheduler's snapshot (recent creates, holds, pauses)
+//   STATE/refetch/<name>.json  `retry` of a job whose video is paid for: fetch, don't create
 #pragma once
 
 #include <cstdint>
@@ -76,6 +78,17 @@ class JobStore {
     tl::expected<void, std::string> append_ledger(const LedgerEntry& e);
     // A torn last line (a crash mid-append) is ignored; any other bad line is an error.
     tl::expected<std::vector<LedgerEntry>, std::string> load_ledger() const;
+
+    // STATE/limits.json, written durably before the create it counts goes out.
+    tl::expected<void, std::string> save_limits(const nlohmann::json& limits);
+    // Null when there is none; an unreadable one is reported and treated as none.
+    nlohmann::json load_limits(std::string& problem) const;
+
+    // Returns a claim without a job record to the inbox (a crash came between the claim and the
+    // first save, so nothing was sent): its files go back, images before the manifest, and
+    // `drop` (copies of images kept elsewhere in the inbox) are deleted. Returns the names moved.
+    tl::expected<std::vector<std::string>, std::string> unclaim(
+        const std::string& id, const std::string& inbox_dir, const std::vector<std::string>& drop);
 
     const std::string& dir() const { return dir_; }
 

@@ -10,12 +10,14 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "config/manifest.hpp"
 #include "daemon/cli.hpp"
 #include "daemon/fsutil.hpp"
 #include "daemon/manage.hpp"
 #include "daemon/manage_util.hpp"
+#include "daemon/refetch.hpp"
 
 namespace vd::manage {
 namespace {
@@ -66,6 +68,25 @@ std::vector<Move> plan(const std::string& failed, const std::string& name, const
     for (const auto& image : images)
         if (plain(image) && exists(failed + "/" + image)) moves.push_back({image, image});
     return moves;
+}
+
+// A job that failed after its video was made (at download or verify) names the video.
+std::optional<RefetchNote> refetch_note_of(const std::string& name, const json& error) {
+    if (!error.is_object() || !error.contains("error") || !error["error"].is_object())
+        return std::nullopt;
+    const json& e = error["error"];
+    const json& m = error.contains("manifest") ? error["manifest"] : json();
+    std::string stage = e.value("stage", "");
+    if (stage != "download" && stage != "verify") return std::nullopt;
+    if (!e.contains("video_id") || !e["video_id"].is_string()) return std::nullopt;
+    if (!m.is_object() || !m.contains("provider") || !m["provider"].is_string())
+        return std::nullopt;
+    RefetchNote note;
+    note.name = name;
+    note.provider = m["provider"].get<std::string>();
+    note.video_id = e["video_id"].get<std::string>();
+    note.key_slot = e.value("key_slot", 0);
+    return note;
 }
 
 // Where an interrupted earlier retry left NAME's files: those still in failed/ were planned again;
@@ -202,6 +223,17 @@ int retry_one(const Config& cfg, const std::string& name) {
                          name.c_str(), inbox.c_str(), m.to.c_str());
             return cli::kFatal;
         }
+    // A video that was made and paid for but not fetched is fetched again, not created again:
+    // the note is in place before the manifest reaches the inbox.
+    if (auto note = refetch_note_of(name, error)) {
+        if (auto r = write_refetch_note(cfg.paths.state, *note); !r) {
+            std::fprintf(stderr, "videodrop: %s: not retried: %s\n", name.c_str(),
+                         r.error().c_str());
+            return cli::kFatal;
+        }
+        std::printf("%s: video %s is paid for already; the daemon fetches it again\n", name.c_str(),
+                    note->video_id.c_str());
+    }
     // Manifests last: the daemon takes a manifest as soon as it appears.
     std::stable_partition(moves.begin(), moves.end(),
                           [](const Move& m) { return !is_manifest_name(m.to); });

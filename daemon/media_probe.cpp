@@ -15,44 +15,23 @@ extern "C" {
 #include <libavutil/error.h>
 }
 
+#include "daemon/av_util.hpp"
+#include "daemon/media_decode.hpp"
 #include "daemon/sha256.hpp"
 
 namespace vd {
 namespace {
-
-struct FormatCloser {
-    void operator()(AVFormatContext* ctx) const { avformat_close_input(&ctx); }
-};
-using FormatPtr = std::unique_ptr<AVFormatContext, FormatCloser>;
 
 struct PacketFree {
     void operator()(AVPacket* pkt) const { av_packet_free(&pkt); }
 };
 using PacketPtr = std::unique_ptr<AVPacket, PacketFree>;
 
-std::string av_error(int code) {
-    char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-    av_strerror(code, buf, sizeof buf);
-    return buf;
-}
-
 // FFmpeg logs to stderr by default; a bad download is reported through MediaInfo instead.
 // The level is process-wide, hence once.
 void quiet_ffmpeg() {
     static std::once_flag once;
     std::call_once(once, [] { av_log_set_level(AV_LOG_QUIET); });
-}
-
-tl::expected<FormatPtr, std::string> open_mp4(const std::string& path) {
-    AVDictionary* opts = nullptr;
-    // Only local files: an MP4 may reference other URLs, and a path with a colon is not a protocol.
-    av_dict_set(&opts, "protocol_whitelist", "file", 0);
-    AVFormatContext* raw = nullptr;
-    int rc =
-        avformat_open_input(&raw, ("file:" + path).c_str(), av_find_input_format("mp4"), &opts);
-    av_dict_free(&opts);
-    if (rc < 0) return tl::unexpected(av_error(rc));  // FFmpeg freed the context on failure
-    return FormatPtr(raw);
 }
 
 double seconds(int64_t ts, AVRational time_base) {
@@ -109,7 +88,7 @@ void demux_pass(AVFormatContext* ctx, int video, MediaInfo& info) {
         if (rc == AVERROR_EOF) break;
         if (rc < 0) {
             info.demux_error = true;
-            info.demux_message = av_error(rc);
+            info.demux_message = av_error_text(rc);
             break;
         }
         if (pkt->stream_index == video) {
@@ -128,7 +107,7 @@ void demux_pass(AVFormatContext* ctx, int video, MediaInfo& info) {
 
 }  // namespace
 
-MediaInfo probe_mp4(const std::string& path) {
+MediaInfo probe_mp4(const std::string& path, bool decode) {
     quiet_ffmpeg();
     MediaInfo info;
     std::error_code ec;
@@ -139,7 +118,7 @@ MediaInfo probe_mp4(const std::string& path) {
     }
     info.bytes = static_cast<int64_t>(bytes);
 
-    auto ctx = open_mp4(path);
+    auto ctx = open_mp4_file(path);
     if (ctx) {
         info.opened = true;
         info.container = "mp4";
@@ -148,6 +127,7 @@ MediaInfo probe_mp4(const std::string& path) {
         int audio = av_find_best_stream(fmt, AVMEDIA_TYPE_AUDIO, -1, video, nullptr, 0);
         read_headers(fmt, video, audio, info);
         demux_pass(fmt, video, info);
+        if (decode && !info.demux_error) decode_pass(path, info);
     } else {
         info.open_error = ctx.error();
     }
@@ -161,22 +141,25 @@ namespace {
 struct ProbeWork {
     uv_work_t req{};
     std::string path;
+    bool decode = false;
     MediaInfo info;
     std::function<void(MediaInfo)> done;
 };
 
 }  // namespace
 
-void probe_async(uv_loop_t* loop, std::string path, std::function<void(MediaInfo)> done) {
+void probe_async(uv_loop_t* loop, std::string path, bool decode,
+                 std::function<void(MediaInfo)> done) {
     auto* work = new ProbeWork{};
     work->path = std::move(path);
+    work->decode = decode;
     work->done = std::move(done);
     work->req.data = work;
     int rc = uv_queue_work(
         loop, &work->req,
         [](uv_work_t* req) {
             auto* w = static_cast<ProbeWork*>(req->data);
-            w->info = probe_mp4(w->path);
+            w->info = probe_mp4(w->path, w->decode);
         },
         [](uv_work_t* req, int status) {
             std::unique_ptr<ProbeWork> w(static_cast<ProbeWork*>(req->data));
@@ -196,7 +179,12 @@ struct MediaProber::State {
     size_t max_parallel = 2;
     size_t running = 0;
     bool closed = false;
-    std::deque<std::pair<std::string, std::function<void(MediaInfo)>>> queue;
+    struct Queued {
+        std::string path;
+        bool decode;
+        std::function<void(MediaInfo)> done;
+    };
+    std::deque<Queued> queue;
 };
 
 MediaProber::MediaProber(uv_loop_t* loop, int max_parallel) : state_(std::make_shared<State>()) {
@@ -208,9 +196,9 @@ MediaProber::~MediaProber() {
     shutdown();
 }
 
-void MediaProber::probe(std::string path, std::function<void(MediaInfo)> done) {
+void MediaProber::probe(std::string path, bool decode, std::function<void(MediaInfo)> done) {
     if (state_->closed) return;
-    state_->queue.emplace_back(std::move(path), std::move(done));
+    state_->queue.push_back({std::move(path), decode, std::move(done)});
     start_queued(state_);
 }
 
@@ -229,16 +217,17 @@ void MediaProber::shutdown() {
 
 void MediaProber::start_queued(const std::shared_ptr<State>& state) {
     while (!state->closed && state->running < state->max_parallel && !state->queue.empty()) {
-        auto [path, done] = std::move(state->queue.front());
+        auto [path, decode, done] = std::move(state->queue.front());
         state->queue.pop_front();
         ++state->running;
         // The completion holds the state, so it outlives a prober destroyed mid-probe.
-        probe_async(state->loop, std::move(path), [state, done = std::move(done)](MediaInfo info) {
-            --state->running;
-            if (state->closed) return;
-            done(std::move(info));
-            start_queued(state);
-        });
+        probe_async(state->loop, std::move(path), decode,
+                    [state, done = std::move(done)](MediaInfo info) {
+                        --state->running;
+                        if (state->closed) return;
+                        done(std::move(info));
+                        start_queued(state);
+                    });
     }
 }
 

@@ -1,5 +1,6 @@
-// Reads what a downloaded MP4 holds (libavformat), without decoding: open, stream headers, one
-// demux pass, sha256. See architecture.md, "Checking an MP4".
+// Reads what a downloaded MP4 holds (libavformat): open, stream headers, one demux pass, sha256,
+// and with `decode` every packet decoded (media_decode.hpp). See architecture.md, "Checking an
+// MP4".
 #pragma once
 
 #include <cstddef>
@@ -13,13 +14,14 @@
 
 namespace vd {
 
-// Synchronous; takes a few ms plus the hash. Never throws: failures are recorded in the MediaInfo.
-// A file whose bytes are corrupted but whose packets are all present still passes: only decoding
-// would catch that.
-MediaInfo probe_mp4(const std::string& path);
+// Synchronous; takes a few ms plus the hash (plus the decode, when asked). Never throws: failures
+// are recorded in the MediaInfo. Without `decode`, a file whose sample data is wrecked but whose
+// packets are all present passes.
+MediaInfo probe_mp4(const std::string& path, bool decode = false);
 
 // Runs probe_mp4 on the libuv threadpool; `done` runs on the loop thread.
-void probe_async(uv_loop_t* loop, std::string path, std::function<void(MediaInfo)> done);
+void probe_async(uv_loop_t* loop, std::string path, bool decode,
+                 std::function<void(MediaInfo)> done);
 
 // Keeps at most `max_parallel` probes on the threadpool so they don't starve libuv's fs requests;
 // the rest wait in a queue. Loop thread only.
@@ -32,8 +34,9 @@ class MediaProber {
     MediaProber(const MediaProber&) = delete;
     MediaProber& operator=(const MediaProber&) = delete;
 
-    void probe(std::string path, std::function<void(MediaInfo)> done);  // dropped after shutdown()
-    size_t pending() const;                                             // queued + running
+    // Dropped after shutdown().
+    void probe(std::string path, bool decode, std::function<void(MediaInfo)> done);
+    size_t pending() const;  // queued + running
     size_t running() const;
     void shutdown();
 

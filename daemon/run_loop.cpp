@@ -73,7 +73,8 @@ void on_hup(uv_signal_t* s, int) {
         spdlog::error("reload: {} (keeping the running configuration)", keys.error());
         return;
     }
-    p->daemon->reload(std::move(*cfg), std::move(*keys));
+    if (auto r = p->daemon->reload(std::move(*cfg), std::move(*keys)); !r)
+        spdlog::error("reload: {} (keeping the running configuration)", r.error());
 }
 
 void on_watchdog(uv_timer_t* t) {
@@ -138,6 +139,8 @@ int run_daemon(DaemonSetup setup, RunSummary* summary) {
                 rc = 1;  // credentials rejected: nothing more can happen
             else if (s.failed > 0)
                 rc = 3;
+            else if (s.budget_held > 0)
+                rc = 4;  // everything else done; these wait for the budget (still queued)
         }
     }
     uv_run(&loop, UV_RUN_DEFAULT);  // close callbacks of what the daemon's destructor closed

@@ -50,21 +50,6 @@ json media_json(const MediaInfo& m) {
 
 }  // namespace
 
-std::string iso8601_utc(TimePoint t) {
-    const int64_t ms = to_ms(t);
-    // Floor division, so times before 1970 still get a millisecond part in 0..999.
-    int64_t secs = ms / 1000, milli = ms % 1000;
-    if (milli < 0) milli += 1000, secs -= 1;
-    time_t tt = static_cast<time_t>(secs);
-    struct tm tm {};
-    gmtime_r(&tt, &tm);
-    char buf[80];  // room for any int the compiler imagines in struct tm
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(milli));
-    return buf;
-}
-
 json make_sidecar(const Job& job, const std::string& stem, TimePoint delivered,
                   const std::string& version) {
     const JobSpec& s = job.spec;
@@ -121,7 +106,7 @@ json make_sidecar(const Job& job, const std::string& stem, TimePoint delivered,
 }
 
 json make_error(const std::string& name, const json& manifest, const JobError& e) {
-    return {
+    json out = {
         {"schema", "videodrop.error/1"},
         {"name", name},
         {"manifest", manifest},
@@ -135,6 +120,11 @@ json make_error(const std::string& name, const json& manifest, const JobError& e
           {"retryable", e.retryable},
           {"hint", e.hint}}},
     };
+    if (!e.video_id.empty()) {  // made and paid for: `retry` fetches it again
+        out["error"]["video_id"] = e.video_id;
+        out["error"]["key_slot"] = e.key_slot;
+    }
+    return out;
 }
 
 }  // namespace vd

@@ -10,9 +10,6 @@
 
 namespace vd {
 
-// "2026-11-22T10:00:00.000Z".
-std::string iso8601_utc(TimePoint t);
-
 // Schema "videodrop.sidecar/1" for a job published as STEM (media from job.media).
 nlohmann::json make_sidecar(const Job& job, const std::string& stem, TimePoint delivered,
                             const std::string& version);

@@ -3,84 +3,18 @@
 #include <algorithm>
 #include <charconv>
 
+#include "pipeline/engine_util.hpp"
+
 namespace vd {
 
 namespace {
-
-constexpr Millis kReconcileDelay{5000};     // let the provider's list catch up with a lost create
-constexpr Millis kReconcileRecheck{15000};  // the second look before calling a create absent
-constexpr Millis kMatchWindow{5 * 60 * 1000};
-constexpr int kMaxListPages = 10;
 constexpr Millis kCredentialCheck{60 * 1000};
 constexpr Millis kBudgetRecheck{60 * 1000};
 constexpr size_t kMaxParallelDownloads = 4;
-constexpr int kMaxFailedDownloads = 5;  // consecutive failed fetches of one file
-
-std::string fixed(double v, int decimals) {
-    char buf[32];
-    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, decimals);
-    return std::string(buf, r.ptr);
-}
-
-std::string usd(double v) {
-    return "$" + fixed(v, 2);
-}
-
-std::string seconds_text(Millis d) {
-    return fixed(double(d.count()) / 1000.0, 1) + "s";
-}
-
-Log log(Log::Level level, std::string text) {
-    return Log{level, std::move(text)};
-}
-
-bool contains(const std::vector<std::string>& v, const std::string& s) {
-    return std::find(v.begin(), v.end(), s) != v.end();
-}
-
-std::string check_target(const std::string& provider, int slot) {
-    return "@" + provider + "#" + std::to_string(slot);
-}
-
-// The error file's fields from a classified response.
-JobError error_from(const std::string& stage, const protocol::Classified& c, const HttpResult& r) {
-    JobError e;
-    e.stage = stage;
-    e.code = c.code;
-    e.http_status = r.status;
-    e.request_id = r.request_id();
-    e.retryable = c.cls == protocol::ErrorClass::retryable;
-    if (c.error) {
-        e.message = c.error->message;
-        e.provider_error = c.error->raw;
-    } else if (r.transport != TransportError::none) {
-        e.message = r.transport_message;
-    } else {
-        e.message = "HTTP " + std::to_string(r.status);
-    }
-    if (e.message.empty()) e.message = "HTTP " + std::to_string(r.status);
-    return e;
-}
-
-std::string hint_for(const std::string& code) {
-    if (code == "moderation_blocked" || code == "sentinel_block")
-        return "the provider's moderation refused the prompt or image; change it, then "
-               "`videodrop retry NAME`";
-    if (code == "model_not_found")
-        return "the provider does not offer this model; check [providers.*.models] and the "
-               "manifest";
-    if (code == "timeout")
-        return "the provider took longer than polling.job_timeout; raise it or `videodrop retry "
-               "NAME`";
-    if (code == "expired")
-        return "the provider's download link expired; `videodrop retry NAME` generates it again";
-    if (code == "ambiguous_create")
-        return "the provider may have created (and billed) the video; check its dashboard before "
-               "`videodrop retry NAME`";
-    return "see the message; after fixing the cause, `videodrop retry NAME` submits it again";
-}
 
 }  // namespace
+
+using namespace engine_detail;
 
 Engine::Engine(Settings settings, uint64_t seed)
     : settings_(std::move(settings)), rng_(seed ? seed : 0x9E3779B97F4A7C15ULL) {
@@ -144,6 +78,54 @@ void Engine::fail(Job& job, JobError error, Commands& out) {
     out.push_back(Fail{job});
 }
 
+const ProviderSettings* Engine::provider_or_fail(Job& job, Commands& out) {
+    if (const ProviderSettings* p = provider(job)) return p;
+    JobError e = JobError::make(
+        is_submitted(job) ? "generate" : "validate", "provider_gone",
+        "provider '" + job.spec.provider + "' is no longer configured" +
+            (job.video_id.empty() ? "" : "; its video " + job.video_id + " was not fetched"),
+        "add [providers." + job.spec.provider + "] back, then `videodrop retry NAME`");
+    e.video_id = job.video_id;
+    fail(job, std::move(e), out);
+    return nullptr;
+}
+
+std::optional<JobError> Engine::never_affordable(const Job& job, TimePoint now) const {
+    const BudgetSettings& b = settings_.budget;
+    constexpr double kEps = 1e-9;
+    if (job.charged || job.cost_usd <= 0) return std::nullopt;
+    std::string fix = "lower the job's seconds or model, or raise the cap in [budget]";
+    if (b.usd_per_day > 0 && job.cost_usd > b.usd_per_day + kEps)
+        return JobError::make("budget", "over_budget",
+                              "the estimate " + usd(job.cost_usd) + " is more than usd_per_day " +
+                                  usd(b.usd_per_day) + ": no day can ever fit it",
+                              fix);
+    if (b.usd_total <= 0) return std::nullopt;
+    // Reservations of creates whose outcome is still open may come back; everything else in
+    // the ledger is spent for good.
+    double pending = 0;
+    for (const auto& [id, other] : jobs_)
+        if (other.charged && (other.state == State::submitting ||
+                              other.state == State::reconciling || other.state == State::waiting))
+            pending += other.cost_usd;
+    double spent = ledger_.total() - pending;
+    (void)now;
+    if (job.cost_usd + spent > b.usd_total + kEps)
+        return JobError::make("budget", "over_budget",
+                              "the estimate " + usd(job.cost_usd) +
+                                  " does not fit what is left "
+                                  "of usd_total " +
+                                  usd(b.usd_total) + " (" +
+                                  usd(std::max(0.0, b.usd_total - spent)) + " left after " +
+                                  usd(spent) + " spent)",
+                              fix);
+    return std::nullopt;
+}
+
+void Engine::save_limits(TimePoint now, Commands& out) {
+    out.push_back(SaveLimits{sched_.snapshot(now)});
+}
+
 Commands Engine::add(const std::string& id, JobSpec spec, TimePoint now) {
     Commands out;
     Job job;
@@ -160,38 +142,61 @@ Commands Engine::add(const std::string& id, JobSpec spec, TimePoint now) {
     auto& stored = jobs_[id] = std::move(job);
     if (!p) {
         fail(stored,
-             {"validate", "unknown_provider",
-              "provider '" + stored.spec.provider + "' is not configured", 0, nullptr, "", false,
-              "add a [providers." + stored.spec.provider + "] table or change the manifest"},
+             JobError::make(
+                 "validate", "unknown_provider",
+                 "provider '" + stored.spec.provider + "' is not configured",
+                 "add a [providers." + stored.spec.provider + "] table or change the manifest"),
              out);
         return out;
     }
     if (p->protocol == "chat-sse") {
         fail(stored,
-             {"validate", "unsupported_protocol",
-              "protocol \"chat-sse\" of provider '" + p->name + "' is not supported yet", 0,
-              nullptr, "", false, "use a provider with protocol = \"openai-videos\""},
+             JobError::make(
+                 "validate", "unsupported_protocol",
+                 "protocol \"chat-sse\" of provider '" + p->name + "' is not supported yet",
+                 "use a provider with protocol = \"openai-videos\""),
              out);
+        return out;
+    }
+    if (!stored.spec.refetch_video_id.empty()) {
+        // Generated and paid for by an earlier job of this name: fetch it, create nothing.
+        stored.video_id = stored.spec.refetch_video_id;
+        stored.key_slot = stored.spec.refetch_key_slot;
+        stored.first_submit = now;
+        stored.submit_sent = now;
+        transition(stored, State::downloading,
+                   "video " + stored.video_id + " was paid for already; fetching it again", out);
+        out.push_back(Persist{stored});
+        return out;
+    }
+    if (auto e = never_affordable(stored, now)) {
+        fail(stored, std::move(*e), out);
         return out;
     }
     out.push_back(Persist{stored});
     return out;
 }
 
-Commands Engine::restore(std::vector<Job> jobs, std::vector<LedgerEntry> ledger, TimePoint now) {
+Commands Engine::restore(std::vector<Job> jobs, std::vector<LedgerEntry> ledger,
+                         const nlohmann::json& limits, TimePoint now) {
     Commands out;
     for (const auto& e : ledger)
         ledger_.add(e);
+    sched_.restore(limits, now);
     std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) { return a.seq < b.seq; });
     for (auto& job : jobs) {
         next_seq_ = std::max(next_seq_, job.seq + 1);
         if (job.state == State::delivered) continue;
+        if (job.first_submit == TimePoint{} && job.submit_sent != TimePoint{})
+            job.first_submit = job.submit_sent;  // a record from before first_submit existed
         State was = job.state;
         switch (job.state) {
             case State::submitting:
                 // The create may or may not have reached the provider: never resend blindly.
                 job.state = State::reconciling;
                 job.why = "restarted while the create was on the wire";
+                if (job.ambiguity.empty())
+                    job.ambiguity = "no answer recorded (videodrop stopped while it was sent)";
                 job.reconcile_passes = 0;
                 job.next_action = now;
                 break;
@@ -217,28 +222,11 @@ Commands Engine::restore(std::vector<Job> jobs, std::vector<LedgerEntry> ledger,
         if (stored.state == State::delivering) out.push_back(Deliver{stored});
         if (stored.state == State::failed || stored.state == State::cancelled)
             out.push_back(Fail{stored});
+        // A job whose provider left the configuration while videodrop was stopped.
+        if (!is_terminal(stored.state) && stored.state != State::delivering)
+            provider_or_fail(stored, out);
     }
     return out;
-}
-
-void Engine::start_submit(Job& job, int slot, TimePoint now, Commands& out) {
-    const ProviderSettings& p = *provider(job);
-    LedgerEntry e{now, job.id, job.cost_usd};
-    ledger_.add(e);
-    out.push_back(RecordSpend{e});
-    job.charged = true;
-    job.key_slot = slot;
-    job.submit_attempts++;
-    job.submit_sent = now;
-    job.reconcile_passes = 0;
-    sched_.on_submit(job.spec.provider, slot, now);
-    transition(job, State::submitting, "attempt " + std::to_string(job.submit_attempts), out);
-    // Recorded before the request goes out: after a crash this job is reconciled, not resent.
-    out.push_back(Persist{job});
-    HttpRequest req = job.spec.remix_of.empty() ? protocol::build_create(p, job.spec, slot)
-                                                : protocol::build_remix(p, job.spec, slot);
-    job.awaiting = true;
-    out.push_back(SendHttp{job.id, Purpose::create, std::move(req)});
 }
 
 void Engine::pause_provider(Job* job, const std::string& name, int slot, const std::string& why,
@@ -251,6 +239,7 @@ void Engine::pause_provider(Job* job, const std::string& name, int slot, const s
                                           "checked again every " +
                                           seconds_text(kCredentialCheck)));
     sched_.pause(name, slot, why, now + kCredentialCheck);
+    save_limits(now, out);
     if (job) job->next_action = now + kCredentialCheck;
 }
 
@@ -339,86 +328,10 @@ void Engine::apply_video(Job& job, const protocol::Video& v, const HttpResult& r
     }
     if (new_id || before != job.state) out.push_back(Persist{job});
 }
-
-void Engine::on_create(Job& job, const HttpResult& r, TimePoint now, Commands& out) {
-    const ProviderSettings& p = *provider(job);
-    auto c = protocol::classify(r, true, now);
-    if (!r.request_id().empty()) job.request_ids.push_back(r.request_id());
-    if (c.cls == protocol::ErrorClass::ok) {
-        auto v = protocol::parse_video(r, p.dialect);
-        if (v) {
-            sched_.on_success(job.spec.provider, job.key_slot);
-            job.submitted = now;
-            job.retries = 0;
-            out.push_back(log(Log::info, "job=" + job.spec.name + " created as " + v->id +
-                                             " (request " + r.request_id() + ")"));
-            apply_video(job, *v, r, now, out);
-            return;
-        }
-        // A 2xx without a video in it: the create may well have happened.
-        out.push_back(log(Log::warn, "job=" + job.spec.name + " create answered " +
-                                         std::to_string(r.status) +
-                                         " without a video: " + v.error().message));
-        c.cls = protocol::ErrorClass::ambiguous;
-        c.code = "bad_create_answer";
-    }
-    switch (c.cls) {
-        case protocol::ErrorClass::ok:
-            break;
-        case protocol::ErrorClass::retryable: {
-            refund(job, now, out);  // provably not created: 429, 408, 409, or never sent
-            job.retries++;
-            Millis delay = backoff(job.retries - 1, jitter());
-            if (r.status == 429) {
-                Millis hold = c.retry_after.value_or(delay);
-                sched_.on_rate_limited(job.spec.provider, job.key_slot, hold, now);
-            }
-            if (c.retry_after) delay = std::max(delay, *c.retry_after);
-            if (job.submit_attempts >= settings_.max_submit_attempts) {
-                auto e = error_from("submit", c, r);
-                e.hint = "the provider refused " + std::to_string(job.submit_attempts) +
-                         " creates in a row; `videodrop retry NAME` tries again";
-                fail(job, std::move(e), out);
-                return;
-            }
-            transition(job, State::waiting,
-                       "retrying the create after " + c.code + " in " + seconds_text(delay), out);
-            job.next_action = now + delay;
-            out.push_back(Persist{job});
-            break;
-        }
-        case protocol::ErrorClass::ambiguous:
-            transition(job, State::reconciling,
-                       "create outcome unknown (" + c.code + "): looking for the video", out);
-            job.list_pages = 0;
-            job.reconcile_passes = 0;
-            job.next_action = now + kReconcileDelay;
-            if (r.status == 503) {
-                // Overloaded: slow the submit rate like a 429, and look only once it may answer.
-                Millis hold = c.retry_after.value_or(backoff(0, jitter()));
-                sched_.on_rate_limited(job.spec.provider, job.key_slot, hold, now);
-                job.next_action = std::max(job.next_action, now + hold);
-            }
-            out.push_back(Persist{job});
-            break;
-        case protocol::ErrorClass::terminal:
-            refund(job, now, out);
-            fail(job, error_from("submit", c, r), out);
-            break;
-        case protocol::ErrorClass::provider_fatal: {
-            refund(job, now, out);
-            auto e = error_from("submit", c, r);
-            pause_provider(&job, job.spec.provider, job.key_slot, e.code + ": " + e.message, now,
-                           out);
-            transition(job, State::waiting, "provider " + job.spec.provider + " paused", out);
-            out.push_back(Persist{job});
-            break;
-        }
-    }
-}
-
 void Engine::on_poll(Job& job, const HttpResult& r, TimePoint now, Commands& out) {
-    const ProviderSettings& p = *provider(job);
+    const ProviderSettings* pp = provider_or_fail(job, out);
+    if (!pp) return;
+    const ProviderSettings& p = *pp;
     job.polls++;
     auto c = protocol::classify(r, false, now);
     if (c.cls == protocol::ErrorClass::ok) {
@@ -449,91 +362,6 @@ void Engine::on_poll(Job& job, const HttpResult& r, TimePoint now, Commands& out
         }
     }
 }
-
-void Engine::on_list(Job& job, const HttpResult& r, TimePoint now, Commands& out) {
-    const ProviderSettings& p = *provider(job);
-    auto c = protocol::classify(r, false, now);
-    tl::expected<protocol::VideoList, protocol::ParseError> list =
-        tl::make_unexpected(protocol::ParseError{});
-    if (c.cls == protocol::ErrorClass::ok) {
-        list = protocol::parse_list(r, p.dialect);
-        if (!list) c.cls = protocol::ErrorClass::retryable;
-    }
-    if (c.cls == protocol::ErrorClass::terminal || c.cls == protocol::ErrorClass::provider_fatal) {
-        // Without the list nothing proves the video absent: fail rather than pay twice.
-        auto e = error_from("submit", c, r);
-        e.code = "ambiguous_create";
-        e.message = "the create's answer was lost and listing videos failed (" + c.code +
-                    "), so videodrop cannot tell whether the video exists; not resubmitting";
-        fail(job, std::move(e), out);
-        return;
-    }
-    if (c.cls != protocol::ErrorClass::ok) {
-        job.retries++;
-        job.list_pages = 0;
-        job.next_action =
-            now + std::max(backoff(job.retries - 1, jitter()), c.retry_after.value_or(Millis{0}));
-        return;
-    }
-    job.retries = 0;
-    const protocol::Video* match = nullptr;
-    for (const auto& v : list->data) {
-        if (!protocol::matches_job(v, job.spec, job.submit_sent, kMatchWindow)) continue;
-        bool taken = std::any_of(jobs_.begin(), jobs_.end(), [&](const auto& kv) {
-            return kv.first != job.id && kv.second.video_id == v.id;
-        });
-        if (!taken) {
-            match = &v;
-            break;
-        }
-    }
-    if (match) {
-        out.push_back(log(Log::info, "job=" + job.spec.name + " adopted " + match->id +
-                                         ": the provider has it although the create's answer "
-                                         "was lost"));
-        job.submitted = job.submit_sent;
-        job.list_pages = 0;
-        apply_video(job, *match, r, now, out);
-        return;
-    }
-    // Keep paging while the list still reaches back to the create's time.
-    int64_t sent_s = to_ms(job.submit_sent) / 1000;
-    bool reaches_back = false;
-    for (const auto& v : list->data)
-        if (v.created_at && *v.created_at < sent_s - 60) reaches_back = true;
-    if (list->has_more && !reaches_back && !list->last_id.empty()) {
-        if (++job.list_pages >= kMaxListPages) {
-            JobError e{"submit",
-                       "ambiguous_create",
-                       "the create's answer was lost and the video was not among the newest " +
-                           std::to_string(job.list_pages) + " pages of the provider's list",
-                       0,
-                       nullptr,
-                       r.request_id(),
-                       false,
-                       ""};
-            fail(job, std::move(e), out);
-            return;
-        }
-        job.awaiting = true;
-        out.push_back(SendHttp{job.id, Purpose::list,
-                               protocol::build_list(p, 50, list->last_id, job.key_slot)});
-        return;
-    }
-    job.list_pages = 0;
-    if (++job.reconcile_passes < 2) {
-        transition(job, State::reconciling, "not listed yet; looking again", out);
-        job.next_action = now + kReconcileRecheck;
-        return;
-    }
-    // Two complete looks, some seconds apart, found nothing: the create never took effect.
-    refund(job, now, out);
-    transition(job, State::waiting, "the provider never received the create; submitting again",
-               out);
-    job.next_action = now;
-    out.push_back(Persist{job});
-}
-
 void Engine::on_check(const std::string& target, const HttpResult& r, TimePoint now,
                       Commands& out) {
     checking_.erase(target);
@@ -543,6 +371,7 @@ void Engine::on_check(const std::string& target, const HttpResult& r, TimePoint 
     auto c = protocol::classify(r, false, now);
     if (c.cls == protocol::ErrorClass::ok) {
         sched_.resume(name, slot);
+        save_limits(now, out);
         out.push_back(log(Log::info, "provider " + name + " key #" + std::to_string(slot + 1) +
                                          ": credentials work again; submits resume"));
         for (auto& [id, job] : jobs_)
@@ -582,154 +411,6 @@ Commands Engine::on_http(const std::string& id, Purpose purpose, const HttpResul
     }
     return out;
 }
-
-void Engine::start_download(Job& job, TimePoint now, Commands& out) {
-    const ProviderSettings& p = *provider(job);
-    std::string variant;
-    if (!contains(job.variants_done, "video")) {
-        variant = "video";
-    } else {
-        for (const auto& v : job.spec.variants)
-            if (!contains(job.variants_done, v) && !contains(job.variants_missing, v)) {
-                variant = v;
-                break;
-            }
-    }
-    if (variant.empty()) {
-        transition(job, State::verifying, "", out);
-        Expectation expect;
-        expect.size = job.spec.size;
-        expect.seconds = job.spec.seconds;
-        expect.duration_tolerance = settings_.verify.duration_tolerance;
-        expect.require_audio = settings_.verify.require_audio;
-        job.awaiting = true;
-        out.push_back(Probe{job.id, expect});
-        return;
-    }
-    HttpRequest req;
-    if (variant == "video" && !job.result_url.empty()) {
-        // A dialect's direct link: the shell sends the key only to the provider's own host.
-        req.url = job.result_url;
-        req.provider = p.name;
-        req.key_slot = job.key_slot;
-        req.authenticated = p.dialect.url_gets_key;
-    } else {
-        req = protocol::build_content(p, job.video_id, variant, job.key_slot);
-    }
-    if (variant == "video") job.download_attempts++;
-    (void)now;
-    job.awaiting = true;
-    out.push_back(Download{job.id, variant, std::move(req)});
-}
-
-Commands Engine::on_download(const std::string& id, const std::string& variant,
-                             const DownloadResult& r, TimePoint now) {
-    Commands out;
-    auto it = jobs_.find(id);
-    if (it == jobs_.end() || it->second.state != State::downloading) return out;
-    Job& job = it->second;
-    job.awaiting = false;
-    auto c = protocol::classify(r.http, false, now);
-    if (c.cls == protocol::ErrorClass::ok &&
-        r.http.content_type.find("json") != std::string::npos) {
-        // Some gateways answer the content endpoint with a link instead of the bytes.
-        HttpResult as_video = r.http;
-        auto v = protocol::parse_video(as_video, provider(job)->dialect);
-        if (variant == "video" && v && !v->result_url.empty() && v->result_url != job.result_url) {
-            job.result_url = v->result_url;
-            job.next_action = now;
-            return out;
-        }
-        c.cls = protocol::ErrorClass::retryable;
-        c.code = "json_instead_of_video";
-    }
-    if (c.cls == protocol::ErrorClass::ok && r.bytes > 0) {
-        job.retries = 0;
-        job.variants_done.push_back(variant);
-        job.next_action = now;
-        return out;
-    }
-    if (c.cls == protocol::ErrorClass::ok) c.code = "empty_body";
-    job.retries++;
-    bool expired = job.expires && now > *job.expires;
-    if (variant != "video" && (job.retries >= kMaxFailedDownloads || expired)) {
-        out.push_back(log(Log::warn, "job=" + job.spec.name + " " + variant + " not to be had (" +
-                                         c.code + "); delivering without it"));
-        job.variants_missing.push_back(variant);
-        job.retries = 0;
-        job.next_action = now;
-        return out;
-    }
-    if (expired || job.retries >= kMaxFailedDownloads ||
-        c.cls == protocol::ErrorClass::provider_fatal) {
-        auto e = error_from("download", c, r.http);
-        if (expired) e.code = "expired";
-        fail(job, std::move(e), out);
-        return out;
-    }
-    Millis delay = std::max(backoff(job.retries - 1, jitter(), settings_.polling.min_interval,
-                                    settings_.polling.max_interval),
-                            c.retry_after.value_or(Millis{0}));
-    out.push_back(log(Log::info, "job=" + job.spec.name + " download of " + variant + " failed (" +
-                                     c.code + "); again in " + seconds_text(delay)));
-    job.next_action = now + delay;
-    return out;
-}
-
-Commands Engine::on_probe(const std::string& id, const MediaInfo& info, TimePoint now) {
-    Commands out;
-    auto it = jobs_.find(id);
-    if (it == jobs_.end() || it->second.state != State::verifying) return out;
-    Job& job = it->second;
-    job.awaiting = false;
-    Expectation expect;
-    expect.size = job.spec.size;
-    expect.seconds = job.spec.seconds;
-    expect.duration_tolerance = settings_.verify.duration_tolerance;
-    expect.require_audio = settings_.verify.require_audio;
-    Verdict v = evaluate(info, expect);
-    if (v.ok) {
-        job.media = info;
-        transition(job, State::delivering, "", out);
-        out.push_back(Persist{job});
-        out.push_back(Deliver{job});
-        return out;
-    }
-    if (job.download_attempts < settings_.verify.max_download_attempts) {
-        out.push_back(log(Log::warn, "job=" + job.spec.name + " download failed verification (" +
-                                         v.code + ": " + v.message + "); fetching again"));
-        job.variants_done.clear();
-        transition(job, State::downloading, "verification failed: " + v.code, out);
-        job.next_action = now;
-        out.push_back(Persist{job});
-        return out;
-    }
-    JobError e{"verify",
-               v.code,
-               v.message,
-               0,
-               nullptr,
-               "",
-               false,
-               "the provider's file failed verification " + std::to_string(job.download_attempts) +
-                   " times; `videodrop retry NAME` generates it again"};
-    fail(job, std::move(e), out);
-    return out;
-}
-
-Commands Engine::on_delivered(const std::string& id, const std::string& output_name,
-                              TimePoint now) {
-    Commands out;
-    auto it = jobs_.find(id);
-    if (it == jobs_.end() || it->second.state != State::delivering) return out;
-    Job& job = it->second;
-    job.output_name = output_name;
-    job.delivered = now;
-    transition(job, State::delivered, output_name + ".mp4", out);
-    out.push_back(Persist{job});
-    return out;
-}
-
 Commands Engine::cancel(const std::string& id, TimePoint now) {
     Commands out;
     auto it = jobs_.find(id);
@@ -737,16 +418,11 @@ Commands Engine::cancel(const std::string& id, TimePoint now) {
     Job& job = it->second;
     bool before_submit = job.state == State::claimed || job.state == State::waiting;
     // A job past its create may have been billed (the provider has no cancel call), so its
-    // charge stays in the ledger; only one that never reached the provider gets it back.
-    if (before_submit) refund(job, now, out);
-    JobError e{before_submit ? "submit" : "generate",
-               "cancelled",
-               "cancelled by the user",
-               0,
-               nullptr,
-               "",
-               false,
-               "`videodrop retry NAME` submits it again"};
+    // charge stays in the ledger; only one that never reached the provider gets it back. A job
+    // waiting to create again after a lost answer keeps it too: the first create may exist.
+    if (before_submit && job.resubmits == 0) refund(job, now, out);
+    JobError e = JobError::make(before_submit ? "submit" : "generate", "cancelled",
+                                "cancelled by the user", "`videodrop retry NAME` submits it again");
     if (!before_submit)
         e.message += "; the provider has no cancel call, so its result is discarded";
     job.error = e;
@@ -760,24 +436,9 @@ Commands Engine::cancel(const std::string& id, TimePoint now) {
 Commands Engine::tick(TimePoint now) {
     Commands out;
     sched_wake_.reset();
-    // Deadlines: a job that renders past job_timeout fails instead of waiting forever.
-    for (auto& [id, job] : jobs_) {
-        bool rendering = job.state == State::queued || job.state == State::in_progress ||
-                         job.state == State::reconciling;
-        if (rendering && job.submit_sent + settings_.polling.job_timeout <= now) {
-            JobError e{"generate",
-                       "timeout",
-                       "no result " + seconds_text(settings_.polling.job_timeout) +
-                           " after the create (last status '" + job.status_word + "', " +
-                           std::to_string(job.progress) + "%)",
-                       0,
-                       nullptr,
-                       "",
-                       true,
-                       ""};
-            fail(job, std::move(e), out);
-        }
-    }
+    // Deadlines: job_timeout counts from the first create, whatever the job is doing since.
+    for (auto& [id, job] : jobs_)
+        enforce_deadline(job, now, out);
     // Downloads first, those whose links expire soonest first.
     std::vector<Job*> downloads;
     size_t downloading = 0;
@@ -800,7 +461,10 @@ Commands Engine::tick(TimePoint now) {
     // Polls and reconciling lists that are due.
     for (auto& [id, job] : jobs_) {
         if (job.awaiting || job.next_action > now) continue;
-        const ProviderSettings* p = provider(job);
+        if (job.state != State::queued && job.state != State::in_progress &&
+            job.state != State::reconciling)
+            continue;
+        const ProviderSettings* p = provider_or_fail(job, out);
         if (!p) continue;
         if (job.state == State::queued || job.state == State::in_progress) {
             job.awaiting = true;
@@ -838,7 +502,17 @@ Commands Engine::tick(TimePoint now) {
     });
     std::map<std::string, Scheduler::Decision> blocked;
     for (Job* job : candidates) {
-        if (auto why = ledger_.refuse(job->cost_usd, now, settings_.budget)) {
+        if (!provider_or_fail(*job, out)) continue;
+        if (auto e = never_affordable(*job, now)) {
+            fail(*job, std::move(*e), out);
+            continue;
+        }
+        auto why =
+            job->charged ? std::nullopt : ledger_.refuse(job->cost_usd, now, settings_.budget);
+        if (why) {
+            if (why->find("usd_per_day") != std::string::npos)
+                *why += "; waits for the next UTC day (" +
+                        iso8601_utc(std::chrono::ceil<std::chrono::days>(now + Millis{1})) + ")";
             if (job->state != State::waiting || job->why != *why) {
                 transition(*job, State::waiting, *why, out);
                 out.push_back(Persist{*job});
@@ -865,10 +539,62 @@ Commands Engine::tick(TimePoint now) {
     return out;
 }
 
+void Engine::enforce_deadline(Job& job, TimePoint now, Commands& out) {
+    if (!is_submitted(job) || is_terminal(job.state) || job.state == State::delivering) return;
+    if (job.first_submit + settings_.polling.job_timeout > now) return;
+    // An answer on the wire comes back by itself (requests have their own timeouts).
+    if (job.awaiting && (job.state == State::submitting || job.state == State::verifying)) return;
+    std::string limit = seconds_text(settings_.polling.job_timeout);
+    switch (job.state) {
+        case State::downloading:
+        case State::verifying:
+            fail_download(job,
+                          JobError::make("download", "timeout",
+                                         "the video was not fetched and verified within "
+                                         "polling.job_timeout (" +
+                                             limit + ") of the first create"),
+                          out);
+            return;
+        case State::queued:
+        case State::in_progress: {
+            JobError e =
+                JobError::make("generate", "timeout",
+                               "no result " + limit +
+                                   " after the first create (last "
+                                   "status '" +
+                                   job.status_word + "', " + std::to_string(job.progress) + "%)");
+            e.retryable = true;
+            e.video_id = job.video_id;
+            fail(job, std::move(e), out);
+            return;
+        }
+        default:
+            break;
+    }
+    if (job.charged) {  // reconciling, or about to create again after a lost answer
+        fail(job,
+             ambiguous_create(job, "was not found within polling.job_timeout (" + limit + ")", {}),
+             out);
+        return;
+    }
+    JobError e =
+        JobError::make("submit", "timeout",
+                       "the provider did not accept the create within "
+                       "polling.job_timeout (" +
+                           limit + "); " + std::to_string(job.submit_attempts) + " attempt(s)");
+    e.retryable = true;
+    fail(job, std::move(e), out);
+}
+
 std::optional<TimePoint> Engine::next_wake() const {
     std::optional<TimePoint> wake = sched_wake_;
     auto consider = [&](TimePoint t) { wake = std::min(wake.value_or(TimePoint::max()), t); };
     for (const auto& [id, job] : jobs_) {
+        bool answer_due =
+            job.awaiting && (job.state == State::submitting || job.state == State::verifying);
+        if (is_submitted(job) && !is_terminal(job.state) && job.state != State::delivering &&
+            !answer_due)
+            consider(job.first_submit + settings_.polling.job_timeout);
         if (is_terminal(job.state) || job.awaiting) continue;
         switch (job.state) {
             case State::claimed:
@@ -879,8 +605,7 @@ std::optional<TimePoint> Engine::next_wake() const {
             case State::queued:
             case State::in_progress:
             case State::reconciling:
-                consider(
-                    std::min(job.next_action, job.submit_sent + settings_.polling.job_timeout));
+                consider(job.next_action);
                 break;
             case State::downloading:
                 // A due download not started at the last tick waits for a free download slot,

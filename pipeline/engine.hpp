@@ -36,6 +36,7 @@ struct Download {  // stream to outbox/.tmp/<job>.<variant>; answer with Engine:
 struct Probe {  // probe the downloaded video; answer with Engine::on_probe
     std::string job;
     Expectation expect;
+    VerifyLevel level = VerifyLevel::decode;
 };
 struct Deliver {  // publish video + variants + sidecar; answer with Engine::on_delivered
     Job job;
@@ -46,11 +47,15 @@ struct Fail {  // move the inputs to failed/ with NAME.error.json (job.error); n
 struct RecordSpend {  // append to the persisted ledger
     LedgerEntry entry;
 };
+struct SaveLimits {  // write STATE/limits.json (durably) before what follows
+    nlohmann::json limits;
+};
 struct Log {
     enum Level { debug, info, warn, error } level = info;
     std::string text;
 };
-using Command = std::variant<Persist, SendHttp, Download, Probe, Deliver, Fail, RecordSpend, Log>;
+using Command =
+    std::variant<Persist, SendHttp, Download, Probe, Deliver, Fail, RecordSpend, SaveLimits, Log>;
 using Commands = std::vector<Command>;
 
 struct DownloadResult {
@@ -69,7 +74,9 @@ class Engine {
     Commands add(const std::string& id, JobSpec spec, TimePoint now);
     // Jobs and spend read back at start; in-flight work resumes safely (a create whose outcome was
     // not recorded is reconciled, never resent blindly).
-    Commands restore(std::vector<Job> jobs, std::vector<LedgerEntry> ledger, TimePoint now);
+    // `limits` is the last SaveLimits snapshot (null when none).
+    Commands restore(std::vector<Job> jobs, std::vector<LedgerEntry> ledger,
+                     const nlohmann::json& limits, TimePoint now);
 
     Commands on_http(const std::string& job, Purpose purpose, const HttpResult& r, TimePoint now);
     Commands on_download(const std::string& job, const std::string& variant,
@@ -95,7 +102,17 @@ class Engine {
     // The one place a job's state changes; logs `job=NAME a -> b (why)`.
     void transition(Job& job, State to, std::string why, Commands& out);
     void fail(Job& job, JobError error, Commands& out);
-    void release(Job& job);
+    // The job's provider, or nullptr after failing the job when its provider has left the
+    // configuration.
+    const ProviderSettings* provider_or_fail(Job& job, Commands& out);
+    // Why this job's cost can never be spent under the caps (nullopt when it may some day).
+    std::optional<JobError> never_affordable(const Job& job, TimePoint now) const;
+    void save_limits(TimePoint now, Commands& out);
+    static JobError ambiguous_create(const Job& job, const std::string& what, const HttpResult& r);
+    void fail_download(Job& job, JobError error, Commands& out);
+    void retry_download(Job& job, const std::string& why, std::optional<Millis> retry_after,
+                        TimePoint now, Commands& out);
+    void enforce_deadline(Job& job, TimePoint now, Commands& out);
     void refund(Job& job, TimePoint now, Commands& out);
     double jitter();
     const ProviderSettings* provider(const Job& job) const;

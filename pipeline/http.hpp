@@ -28,6 +28,9 @@ struct HttpRequest {
     std::string provider;
     int key_slot = 0;
     bool authenticated = true;
+    // A request that changes something at the provider (a create, a remix, a delete). The shell
+    // sends it exactly once: never on a reused connection, never again by a library's own retry.
+    bool side_effects = false;
 };
 
 // How a transfer ended below HTTP.

@@ -49,7 +49,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MediaInfo, opened, open_error, c
                                                 has_video, video_codec, width, height, fps, frames,
                                                 video_packets, last_video_pts, demux_error,
                                                 demux_message, has_audio, audio_codec, sample_rate,
-                                                channels, bytes, sha256)
+                                                channels, bytes, sha256, decoded, decoded_frames,
+                                                decode_errors, decode_message)
 
 void to_json(nlohmann::json& j, const JobError& e) {
     j = {{"stage", e.stage},
@@ -60,6 +61,10 @@ void to_json(nlohmann::json& j, const JobError& e) {
          {"request_id", e.request_id},
          {"retryable", e.retryable},
          {"hint", e.hint}};
+    if (!e.video_id.empty()) {
+        j["video_id"] = e.video_id;
+        j["key_slot"] = e.key_slot;
+    }
 }
 
 void from_json(const nlohmann::json& j, JobError& e) {
@@ -71,6 +76,8 @@ void from_json(const nlohmann::json& j, JobError& e) {
     e.request_id = j.value("request_id", "");
     e.retryable = j.value("retryable", false);
     e.hint = j.value("hint", "");
+    e.video_id = j.value("video_id", "");
+    e.key_slot = j.value("key_slot", 0);
 }
 
 void to_json(nlohmann::json& j, const JobSpec& s) {
@@ -85,6 +92,8 @@ void to_json(nlohmann::json& j, const JobSpec& s) {
          {"image_sha256", s.image_sha256},
          {"image_fit", s.image_fit},
          {"remix_of", s.remix_of},
+         {"refetch_video_id", s.refetch_video_id},
+         {"refetch_key_slot", s.refetch_key_slot},
          {"priority", s.priority},
          {"variants", s.variants},
          {"meta", s.meta},
@@ -105,6 +114,8 @@ void from_json(const nlohmann::json& j, JobSpec& s) {
     s.image_sha256 = j.value("image_sha256", "");
     s.image_fit = j.value("image_fit", "cover");
     s.remix_of = j.value("remix_of", "");
+    s.refetch_video_id = j.value("refetch_video_id", "");
+    s.refetch_key_slot = j.value("refetch_key_slot", 0);
     s.priority = j.value("priority", 0);
     s.variants = j.value("variants", std::vector<std::string>{});
     s.meta = j.value("meta", nlohmann::json::object());
@@ -134,7 +145,10 @@ void to_json(nlohmann::json& j, const Job& job) {
          {"expires", job.expires ? nlohmann::json(to_ms(*job.expires)) : nlohmann::json()},
          {"next_action", to_ms(job.next_action)},
          {"progress_at_first_seen", job.progress_at_first_seen},
+         {"first_submit", to_ms(job.first_submit)},
          {"submit_attempts", job.submit_attempts},
+         {"resubmits", job.resubmits},
+         {"ambiguity", job.ambiguity},
          {"download_attempts", job.download_attempts},
          {"polls", job.polls},
          {"retries", job.retries},
@@ -173,7 +187,10 @@ void from_json(const nlohmann::json& j, Job& job) {
     if (j.contains("expires") && j["expires"].is_number()) job.expires = at("expires");
     job.next_action = at("next_action");
     job.progress_at_first_seen = j.value("progress_at_first_seen", 0);
+    job.first_submit = at("first_submit");
     job.submit_attempts = j.value("submit_attempts", 0);
+    job.resubmits = j.value("resubmits", 0);
+    job.ambiguity = j.value("ambiguity", "");
     job.download_attempts = j.value("download_attempts", 0);
     job.polls = j.value("polls", 0);
     job.retries = j.value("retries", 0);

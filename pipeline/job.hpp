@@ -42,6 +42,20 @@ struct JobError {
     std::string request_id;
     bool retryable = false;
     std::string hint;
+    // The provider's video, when one was made (and paid for): a failure at download or verify
+    // names it, and `retry` fetches it again instead of creating a new one.
+    std::string video_id;
+    int key_slot = 0;  // the key it was made with, beside video_id
+
+    static JobError make(std::string stage, std::string code, std::string message,
+                         std::string hint = {}) {
+        JobError e;
+        e.stage = std::move(stage);
+        e.code = std::move(code);
+        e.message = std::move(message);
+        e.hint = std::move(hint);
+        return e;
+    }
 };
 
 struct Job {
@@ -63,8 +77,11 @@ struct Job {
     TimePoint next_action{};           // when the engine should look at it again
     int progress_at_first_seen = 0;
 
+    TimePoint first_submit{};   // the first create; job_timeout counts from here
     int submit_attempts = 0;    // creates sent (ambiguous ones included)
-    int download_attempts = 0;  // video downloads started
+    int resubmits = 0;          // creates sent again after a reconcile found nothing
+    std::string ambiguity;      // what the provider last answered to an ambiguous create
+    int download_attempts = 0;  // video fetches started (failed transfers and verifications)
     int polls = 0;
     int retries = 0;  // consecutive retryable failures, for backoff
     int list_pages = 0;

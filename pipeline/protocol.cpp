@@ -59,6 +59,7 @@ HttpRequest request(const ProviderSettings& p, std::string method, std::string u
     r.provider = p.name;
     r.key_slot = slot;
     r.authenticated = true;
+    r.side_effects = r.method != "GET" && r.method != "HEAD";
     return r;
 }
 

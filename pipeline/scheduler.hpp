@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "pipeline/types.hpp"
 
 namespace vd {
@@ -57,6 +59,12 @@ class Scheduler {
     void on_success(const std::string& provider, int slot);
     void pause(const std::string& provider, int slot, std::string reason, TimePoint next_check);
     void resume(const std::string& provider, int slot);
+
+    // What must outlive a restart, so that no 60 s window ever holds more creates than allowed
+    // and a pause keeps its deadline: per key, the creates of the last minute, the Retry-After
+    // hold, the slowed rate and a pause. The state folder keeps it as STATE/limits.json.
+    nlohmann::json snapshot(TimePoint now) const;
+    void restore(const nlohmann::json& snapshot, TimePoint now);
 
     const KeyState* key(const std::string& provider, int slot) const;
     bool paused(const std::string& provider) const;  // every key paused

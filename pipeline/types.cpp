@@ -1,8 +1,23 @@
 #include "pipeline/types.hpp"
 
 #include <charconv>
+#include <cstdio>
 
 namespace vd {
+
+std::string iso8601_utc(TimePoint t) {
+    using namespace std::chrono;
+    // Floor to the day, so times before 1970 still get a time of day in range.
+    auto day = floor<days>(t);
+    year_month_day ymd{day};
+    hh_mm_ss<Millis> tod{t - day};
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", int(ymd.year()),
+                  unsigned(ymd.month()), unsigned(ymd.day()), int(tod.hours().count()),
+                  int(tod.minutes().count()), int(tod.seconds().count()),
+                  int(tod.subseconds().count()));
+    return buf;
+}
 
 std::string to_string(Size s) {
     return std::to_string(s.width) + "x" + std::to_string(s.height);

@@ -23,6 +23,9 @@ inline TimePoint from_ms(int64_t ms) {
     return TimePoint{Millis{ms}};
 }
 
+// "2026-11-22T10:00:00.000Z".
+std::string iso8601_utc(TimePoint t);
+
 struct Size {
     int width = 0;
     int height = 0;
@@ -60,6 +63,7 @@ struct Dialect {
     // Whether a result URL found in the video object may be sent the API key (same host only
     // anyway).
     bool url_gets_key = false;
+    bool operator==(const Dialect&) const = default;
 };
 
 // One [providers.NAME] table. The keys themselves never enter the core: requests name a key slot
@@ -86,10 +90,27 @@ struct BudgetSettings {
     double usd_total = 0;
 };
 
+enum class VerifyLevel {
+    demux,   // open, stream headers, every packet read
+    decode,  // and every video and audio packet decoded
+};
+
 struct VerifySettings {
     Millis duration_tolerance{500};
     bool require_audio = false;
-    int max_download_attempts = 3;
+    VerifyLevel level = VerifyLevel::decode;
+    // Fetches of one video, failed transfers and failed verifications alike, before the job
+    // fails (its video id kept, so `retry` fetches it again without paying).
+    int max_download_attempts = 5;
+    // The wait after the first failed fetch; it doubles each time (30 s, 1 min, 2 min, 4 min),
+    // well within the hour a provider keeps a finished video.
+    Millis download_backoff{30000};
+};
+
+// How an ambiguous create (sent, outcome unknown) is resolved.
+struct ReconcileSettings {
+    int looks = 2;      // complete looks through the provider's list before calling it absent
+    int resubmits = 1;  // creates sent again after the looks found nothing; then ambiguous_create
 };
 
 // What the core needs to know of the configuration.
@@ -98,6 +119,7 @@ struct Settings {
     PollSettings polling;
     BudgetSettings budget;
     VerifySettings verify;
+    ReconcileSettings reconcile;
     int max_submit_attempts = 8;  // retryable failures of a create before the job fails
 };
 
@@ -120,6 +142,10 @@ struct JobSpec {
     std::string image_sha256;    // of the original
     std::string image_fit = "cover";
     std::string remix_of;  // provider video id, empty = none
+    // A video already generated and paid for by an earlier job of this name (`retry` of a job
+    // that failed at download or verify): fetched again, never created.
+    std::string refetch_video_id;
+    int refetch_key_slot = 0;
     int priority = 0;
     std::vector<std::string> variants;  // "thumbnail", "spritesheet"
     nlohmann::json meta = nlohmann::json::object();

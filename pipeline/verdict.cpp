@@ -1,5 +1,6 @@
 #include "pipeline/verdict.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -68,6 +69,21 @@ Verdict evaluate(const MediaInfo& info, const Expectation& expect) {
     if (info.last_video_pts < info.duration - tolerance)
         return fail("truncated", "video ends at " + seconds_text(info.last_video_pts) + " s of " +
                                      seconds_text(info.duration) + " s");
+
+    if (info.decoded) {
+        // Intact boxes can carry wrecked sample data: only decoding shows it.
+        if (info.decode_errors > 0)
+            return fail(
+                "undecodable",
+                std::to_string(info.decode_errors) + " decode error(s) in the media data" +
+                    (info.decode_message.empty() ? "" : " (first: " + info.decode_message + ")"));
+        double expected = info.fps * std::max(0.0, info.duration - tolerance);
+        if (info.fps > 0 && double(info.decoded_frames) + 1 < std::floor(expected))
+            return fail("frames_missing",
+                        std::to_string(info.decoded_frames) + " frames decoded, " +
+                            seconds_text(info.duration) + " s at " + seconds_text(info.fps) +
+                            " fps needs at least " + std::to_string(int64_t(expected)));
+    }
 
     if (expect.require_audio && !info.has_audio)
         return fail("no_audio", "the file has no audio stream (verify.require_audio is on)");

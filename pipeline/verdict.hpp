@@ -29,6 +29,11 @@ struct MediaInfo {
     int sample_rate = 0, channels = 0;
     int64_t bytes = 0;
     std::string sha256;
+    // The decode pass (verify.level = "decode"): every video and audio packet through its decoder.
+    bool decoded = false;
+    int64_t decoded_frames = 0;  // video frames that came out of the decoder
+    int64_t decode_errors = 0;   // packets or frames the decoder rejected or flagged corrupt
+    std::string decode_message;  // the first error
 };
 
 struct Expectation {

@@ -48,7 +48,11 @@ TEST_CASE("an empty config gets every default and no providers", "[config]") {
     CHECK(cfg->budget.usd_per_day == 0);
     CHECK(cfg->verify.duration_tolerance == 500ms);
     CHECK_FALSE(cfg->verify.require_audio);
-    CHECK(cfg->verify.max_download_attempts == 3);
+    CHECK(cfg->verify.max_download_attempts == 5);
+    CHECK(cfg->verify.level == vd::VerifyLevel::decode);
+    CHECK(cfg->verify.download_backoff == vd::Millis{30000});
+    CHECK(cfg->reconcile.looks == 2);
+    CHECK(cfg->reconcile.resubmits == 1);
     CHECK(cfg->log.level == "info");
     CHECK(cfg->log.format == "text");
     CHECK(cfg->metrics_textfile.empty());
@@ -363,6 +367,10 @@ TEST_CASE("the example config parses and matches the built-in defaults", "[confi
     CHECK(cfg->polling.job_timeout == builtin.polling.job_timeout);
     CHECK(cfg->verify.duration_tolerance == builtin.verify.duration_tolerance);
     CHECK(cfg->verify.max_download_attempts == builtin.verify.max_download_attempts);
+    CHECK(cfg->verify.level == builtin.verify.level);
+    CHECK(cfg->verify.download_backoff == builtin.verify.download_backoff);
+    CHECK(cfg->reconcile.looks == builtin.reconcile.looks);
+    CHECK(cfg->reconcile.resubmits == builtin.reconcile.resubmits);
     CHECK(cfg->providers.at("openai").core.max_in_flight == ProviderSettings{}.max_in_flight);
     CHECK(cfg->providers.at("openai").core.submits_per_minute ==
           ProviderSettings{}.submits_per_minute);
@@ -373,4 +381,39 @@ TEST_CASE("find_config prefers --config, then $VIDEODROP_CONFIG", "[config]") {
     setenv("VIDEODROP_CONFIG", "/from/env.toml", 1);
     CHECK(find_config("") == "/from/env.toml");
     unsetenv("VIDEODROP_CONFIG");
+}
+
+TEST_CASE("equal or nested folders are refused, naming both keys", "[config]") {
+    auto with_paths = [](const std::string& paths) {
+        return parse_config("[paths]\n" + paths, "t.toml");
+    };
+    auto same = with_paths("inbox = \"/srv/vd/in\"\noutbox = \"/srv/vd/in\"\n");
+    REQUIRE_FALSE(same);
+    CHECK_THAT(same.error(), Catch::Contains("inbox and outbox are the same folder"));
+    auto nested = with_paths("inbox = \"/srv/vd/in\"\nstate = \"/srv/vd/in/state\"\n");
+    REQUIRE_FALSE(nested);
+    CHECK_THAT(nested.error(), Catch::Contains("state (/srv/vd/in/state) is inside inbox"));
+    auto failed_in = with_paths("failed = \"/srv/vd/in\"\ninbox = \"/srv/vd/in/\"\n");
+    REQUIRE_FALSE(failed_in);
+    CHECK_THAT(failed_in.error(), Catch::Contains("inbox and failed are the same folder"));
+    auto outbox_failed = with_paths("outbox = \"/srv/vd/out\"\nfailed = \"/srv/vd/out/f\"\n");
+    REQUIRE_FALSE(outbox_failed);
+    CHECK_THAT(outbox_failed.error(), Catch::Contains("failed (/srv/vd/out/f) is inside outbox"));
+    // Siblings with a common prefix are separate folders.
+    CHECK(with_paths("inbox = \"/srv/vd/in\"\noutbox = \"/srv/vd/inbox-out\"\n"));
+}
+
+TEST_CASE("verify.level, download_backoff and [reconcile] are read and checked", "[config]") {
+    auto cfg = parse_config(
+        "[verify]\nlevel = \"demux\"\ndownload_backoff = \"2s\"\n"
+        "[reconcile]\nlooks = 3\nresubmits = 0\n",
+        "t.toml");
+    REQUIRE(cfg);
+    CHECK(cfg->verify.level == vd::VerifyLevel::demux);
+    CHECK(cfg->verify.download_backoff == vd::Millis{2000});
+    CHECK(cfg->settings().reconcile.looks == 3);
+    CHECK(cfg->settings().reconcile.resubmits == 0);
+    auto bad = parse_config("[verify]\nlevel = \"full\"\n", "t.toml");
+    REQUIRE_FALSE(bad);
+    CHECK_THAT(bad.error(), Catch::Contains("level"));
 }

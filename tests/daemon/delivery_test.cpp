@@ -186,8 +186,8 @@ TEST_CASE("move_to_failed moves the inputs and writes the error file last", "[de
     stdfs::create_directory(claim);
     write(claim + "/cat.json", "{\"prompt\": \"x\", \"image\": \"photo.png\"}");
     write(claim + "/photo.png", "png");
-    vd::JobError e{"validate", "image_too_big", "photo.png is 30 MB", 0, nullptr,
-                   "",         false,           "make it smaller"};
+    auto e =
+        vd::JobError::make("validate", "image_too_big", "photo.png is 30 MB", "make it smaller");
     auto error = vd::make_error("cat", json{{"prompt", "x"}}, e);
 
     auto stem = vd::delivery::move_to_failed(s.paths, claim, {"cat.json", "photo.png", "gone.png"},
@@ -212,7 +212,9 @@ TEST_CASE("move_to_failed renames on collision and records the original names", 
     stdfs::create_directory(claim);
     write(claim + "/cat.json", "newer");
     write(claim + "/photo.png", "png");
-    vd::JobError e{"generate", "moderation_blocked", "blocked", 400, nullptr, "req_1", false, ""};
+    auto e = vd::JobError::make("generate", "moderation_blocked", "blocked");
+    e.http_status = 400;
+    e.request_id = "req_1";
 
     auto stem = vd::delivery::move_to_failed(s.paths, claim, {"cat.json", "photo.png"}, "cat",
                                              vd::make_error("cat", nullptr, e));

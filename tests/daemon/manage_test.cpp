@@ -234,8 +234,11 @@ TEST_CASE("status lists active jobs first with progress, age, cost, outputs and 
     auto delivered = make_job("bird", 1, vd::State::delivered);
     delivered.output_name = "bird-2";
     auto failed = make_job("fish", 2, vd::State::failed);
-    failed.error =
-        vd::JobError{"generate", "moderation_blocked", "blocked", 400, {}, "", false, ""};
+    failed.error = [] {
+        auto e = vd::JobError::make("generate", "moderation_blocked", "blocked");
+        e.http_status = 400;
+        return e;
+    }();
     for (const auto& j : {running, waiting, delivered, failed})
         save(s, j);
     std::ofstream(s.state + "/jobs/9-broken.json") << "{ not json";

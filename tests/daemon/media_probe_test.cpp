@@ -183,7 +183,7 @@ TEST_CASE("probe_async delivers the result on the loop thread", "[probe]") {
     int calls = 0;
     vd::MediaInfo got;
     std::thread::id loop_thread = std::this_thread::get_id(), called_on;
-    vd::probe_async(&loop, path, [&](vd::MediaInfo info) {
+    vd::probe_async(&loop, path, false, [&](vd::MediaInfo info) {
         ++calls;
         called_on = std::this_thread::get_id();
         got = std::move(info);
@@ -207,7 +207,7 @@ TEST_CASE("MediaProber runs at most max_parallel probes and queues the rest", "[
         std::vector<std::string> done;
         size_t most_running = 0;
         for (const auto& path : {good, body, good, body, good}) {
-            prober.probe(path, [&](vd::MediaInfo info) {
+            prober.probe(path, false, [&](vd::MediaInfo info) {
                 done.push_back(info.opened ? "opened" : "refused");
                 most_running = std::max(most_running, prober.running() + 1);
             });
@@ -232,7 +232,7 @@ TEST_CASE("MediaProber destroyed mid-probe drops the queue and lets the running 
     {
         vd::MediaProber prober(&loop, 1);
         for (int i = 0; i < 3; ++i)
-            prober.probe(good, [&](vd::MediaInfo) { ++calls; });
+            prober.probe(good, false, [&](vd::MediaInfo) { ++calls; });
         CHECK(prober.running() == 1);
     }
     // The running probe still holds the loop open until its work is done.
@@ -249,9 +249,9 @@ TEST_CASE("MediaProber done callback may queue another probe", "[probe]") {
     {
         vd::MediaProber prober(&loop, 1);
         int calls = 0;
-        prober.probe(good, [&](vd::MediaInfo) {
+        prober.probe(good, false, [&](vd::MediaInfo) {
             ++calls;
-            prober.probe(good, [&](vd::MediaInfo info) {
+            prober.probe(good, false, [&](vd::MediaInfo info) {
                 ++calls;
                 CHECK(info.opened);
             });

@@ -166,7 +166,9 @@ TEST_CASE("the error file has the documented shape; absent details are null", "[
                    json{{"code", "moderation_blocked"}},
                    "req_9",
                    false,
-                   "rephrase the prompt"};
+                   "rephrase the prompt",
+                   "",
+                   0};
     json err = vd::make_error("cat", json{{"prompt", "x"}}, e);
     CHECK(err == json{{"schema", "videodrop.error/1"},
                       {"name", "cat"},

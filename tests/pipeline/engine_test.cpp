@@ -2,89 +2,9 @@
 #include <catch2/catch.hpp>
 
 #include "pipeline/engine.hpp"
+#include "tests/pipeline/engine_fixtures.hpp"
 
 namespace vd {
-namespace {
-
-const TimePoint T0 = from_ms(1'800'000'000'000);
-
-Settings settings(double rpm = 60, int in_flight = 8) {
-    Settings s;
-    ProviderSettings p;
-    p.name = "p";
-    p.base_url = "http://p.test/v1";
-    p.submits_per_minute = rpm;
-    p.max_in_flight = in_flight;
-    p.models["sora-2"] = ModelSpec{"sora-2", {4, 8, 12}, {"1280x720", "720x1280"}, 0.10};
-    s.providers["p"] = p;
-    return s;
-}
-
-JobSpec spec(const std::string& name, int priority = 0) {
-    JobSpec j;
-    j.name = name;
-    j.provider = "p";
-    j.model = "sora-2";
-    j.seconds = 8;
-    j.size = {1280, 720};
-    j.prompt = "prompt of " + name;
-    j.priority = priority;
-    return j;
-}
-
-HttpResult json(int status, const nlohmann::json& body,
-                std::vector<std::pair<std::string, std::string>> headers = {}) {
-    HttpResult r;
-    r.status = status;
-    r.content_type = "application/json";
-    r.body = body.dump();
-    r.headers = std::move(headers);
-    r.headers.emplace_back("x-request-id", "req_1");
-    return r;
-}
-
-nlohmann::json video(const std::string& id, const std::string& status, int progress,
-                     const JobSpec& s, TimePoint created) {
-    return {{"id", id},
-            {"object", "video"},
-            {"status", status},
-            {"progress", progress},
-            {"model", s.model},
-            {"size", to_string(s.size)},
-            {"seconds", std::to_string(s.seconds)},
-            {"prompt", s.prompt},
-            {"created_at", to_ms(created) / 1000}};
-}
-
-template <class T>
-std::vector<T> all(const Commands& cs) {
-    std::vector<T> out;
-    for (const auto& c : cs)
-        if (auto* x = std::get_if<T>(&c)) out.push_back(*x);
-    return out;
-}
-
-template <class T>
-int index_of(const Commands& cs, int from = 0) {
-    for (int i = from; i < static_cast<int>(cs.size()); ++i)
-        if (std::holds_alternative<T>(cs[i])) return i;
-    return -1;
-}
-
-std::vector<SendHttp> sends(const Commands& cs, Purpose p) {
-    std::vector<SendHttp> out;
-    for (const auto& s : all<SendHttp>(cs))
-        if (s.purpose == p) out.push_back(s);
-    return out;
-}
-
-// Adds a job and lets the first tick submit it.
-Commands add_and_submit(Engine& e, const std::string& name, TimePoint now = T0) {
-    e.add(name, spec(name), now);
-    return e.tick(now);
-}
-
-}  // namespace
 
 TEST_CASE("a job is recorded as submitting before its create goes out", "[engine]") {
     Engine e(settings(), 1);
@@ -340,15 +260,20 @@ TEST_CASE("a truncated download is fetched again, then fails at verify after the
         e.on_download("a", "video", {ok, 1000}, t);
         REQUIRE(all<Probe>(e.tick(t)).size() == 1);
         auto cs = e.on_probe("a", truncated, t);
-        if (attempt == 1)
+        if (attempt == 1) {
             CHECK(e.find("a")->state == State::downloading);
-        else {
+            // Not at once: the next fetch waits out the backoff (minutes of retention left).
+            CHECK(all<Download>(e.tick(t + Millis{100})).empty());
+            CHECK(e.find("a")->next_action >= t + st.verify.download_backoff * 3 / 4);
+            t = e.find("a")->next_action;
+        } else {
             auto fails = all<Fail>(cs);
             REQUIRE(fails.size() == 1);
             CHECK(fails[0].job.error->stage == "verify");
             CHECK(fails[0].job.error->code == "truncated");
+            // The video is paid for: the error names it so that `retry` fetches it again.
+            CHECK(fails[0].job.error->video_id == "v1");
         }
-        t += Millis{100};
     }
 }
 
@@ -392,7 +317,8 @@ TEST_CASE("a restart while the create was on the wire reconciles instead of rese
     Job recorded = all<Persist>(cs).back().job;
     REQUIRE(recorded.state == State::submitting);
     Engine after(settings(), 2);
-    auto restored = after.restore({recorded}, before.ledger().entries(), T0 + Millis{5000});
+    auto restored =
+        after.restore({recorded}, before.ledger().entries(), nullptr, T0 + Millis{5000});
     CHECK(after.find("a")->state == State::reconciling);
     auto next = after.tick(T0 + Millis{5000});
     CHECK(sends(next, Purpose::create).empty());
@@ -483,7 +409,7 @@ TEST_CASE("a job record survives a JSON round trip", "[engine]") {
     j.state = State::in_progress;
     j.video_id = "video_:/+=";
     j.expires = T0;
-    j.error = JobError{"generate", "x", "y", 500, {{"a", 1}}, "req", true, "h"};
+    j.error = JobError{"generate", "x", "y", 500, {{"a", 1}}, "req", true, "h", "video_9", 2};
     nlohmann::json js = j;
     Job back = js.get<Job>();
     CHECK(back.id == j.id);
@@ -493,6 +419,8 @@ TEST_CASE("a job record survives a JSON round trip", "[engine]") {
     CHECK(back.video_id == j.video_id);
     CHECK(back.expires == j.expires);
     CHECK(back.error->provider_error == j.error->provider_error);
+    CHECK(back.error->video_id == "video_9");
+    CHECK(back.error->key_slot == 2);
 }
 
 }  // namespace vd

@@ -29,7 +29,8 @@ struct Scenario {
 };
 
 struct Figures {
-    int jobs = 0, delivered = 0, failed = 0, cancelled = 0, budget_held = 0;
+    int jobs = 0, delivered = 0, failed = 0, cancelled = 0;
+    int budget_held = 0;  // waiting for the budget, or failed as over_budget
     int crashes = 0, creates = 0, events = 0, invariant_checks = 0;
     int64_t simulated_ms = 0;
 };
@@ -142,6 +143,7 @@ class Simulation {
 
     void carry_out(const Persist& p) { store_[p.job.id] = p.job; }
     void carry_out(const RecordSpend& r) { ledger_.push_back(r.entry); }
+    void carry_out(const SaveLimits& l) { limits_ = l.limits; }
     void carry_out(const Log&) {}
     void carry_out(const SendHttp& s) {
         TimePoint arrive = now_ + latency();
@@ -215,6 +217,9 @@ class Simulation {
     }
     void carry_out(const Fail& f) {
         outcomes_[f.job.id].insert(f.job.state == State::cancelled ? "cancelled" : "failed");
+        if (f.job.error && std::getenv("VD_SIM_VERBOSE"))
+            std::cout << "failed " << f.job.id << " " << f.job.error->stage << " "
+                      << f.job.error->code << ": " << f.job.error->message << "\n";
     }
 
     void crash() {
@@ -227,7 +232,7 @@ class Simulation {
             jobs.push_back(j.get<Job>());
         }
         engine_ = std::make_unique<Engine>(settings_, seed_ + figures_.crashes);
-        execute(engine_->restore(jobs, ledger_, now_));
+        execute(engine_->restore(jobs, ledger_, limits_, now_));
     }
 
     // Cheap checks after every step; a violation fails with the seed and the job.
@@ -302,6 +307,11 @@ class Simulation {
             } else {
                 ++figures_.failed;
                 REQUIRE(store_.at(name).error);
+                // A job the cap can never fit ends at once instead of waiting forever.
+                if (store_.at(name).error->code == "over_budget") {
+                    REQUIRE(scenario_.usd_total > 0);
+                    ++figures_.budget_held;
+                }
             }
         }
     }
@@ -318,6 +328,7 @@ class Simulation {
     uint64_t epoch_ = 1;  // 0 marks events outside the engine (arrivals, cancels)
     std::map<std::string, Job> store_;
     std::vector<LedgerEntry> ledger_;
+    nlohmann::json limits_;  // the last SaveLimits, as STATE/limits.json keeps it
     std::map<std::string, JobSpec> specs_;
     std::map<std::string, std::set<std::string>> outcomes_;
     std::map<std::string, int> creates_per_job_;

@@ -1,0 +1,204 @@
+// Fetching and verifying: downloads of the video and its variants, the probe, publishing.
+//
+// A finished video is paid for, so a bad fetch never ends it quickly: every fetch of the video,
+// a failed transfer or a failed verification alike, counts against one budget
+// (verify.max_download_attempts) with a backoff that doubles from verify.download_backoff, so
+// the attempts span minutes of the hour a provider keeps a finished video. Then the job fails
+// with its video id, and `retry` fetches that video again instead of paying for a new one.
+#include "pipeline/engine.hpp"
+
+#include <algorithm>
+
+#include "pipeline/engine_util.hpp"
+
+namespace vd {
+
+using namespace engine_detail;
+
+namespace {
+constexpr int kMaxVariantFetches = 5;  // failed fetches of a thumbnail or spritesheet
+constexpr Millis kMaxDownloadBackoff{10 * 60 * 1000};
+
+Expectation expectation(const JobSpec& spec, const VerifySettings& v) {
+    Expectation e;
+    e.size = spec.size;
+    e.seconds = spec.seconds;
+    e.duration_tolerance = v.duration_tolerance;
+    e.require_audio = v.require_audio;
+    return e;
+}
+}  // namespace
+
+void Engine::start_download(Job& job, TimePoint now, Commands& out) {
+    const ProviderSettings* pp = provider_or_fail(job, out);
+    if (!pp) return;
+    const ProviderSettings& p = *pp;
+    std::string variant;
+    if (!contains(job.variants_done, "video")) {
+        variant = "video";
+    } else {
+        for (const auto& v : job.spec.variants)
+            if (!contains(job.variants_done, v) && !contains(job.variants_missing, v)) {
+                variant = v;
+                break;
+            }
+    }
+    if (variant.empty()) {
+        transition(job, State::verifying, "", out);
+        job.awaiting = true;
+        out.push_back(
+            Probe{job.id, expectation(job.spec, settings_.verify), settings_.verify.level});
+        return;
+    }
+    HttpRequest req;
+    if (variant == "video" && !job.result_url.empty()) {
+        // A dialect's direct link: the shell sends the key only to the provider's own host.
+        req.url = job.result_url;
+        req.provider = p.name;
+        req.key_slot = job.key_slot;
+        req.authenticated = p.dialect.url_gets_key;
+    } else {
+        req = protocol::build_content(p, job.video_id, variant, job.key_slot);
+    }
+    if (variant == "video") {
+        job.download_attempts++;
+        out.push_back(Persist{job});  // the count holds across restarts
+    }
+    (void)now;
+    job.awaiting = true;
+    out.push_back(Download{job.id, variant, std::move(req)});
+}
+
+// The video stays with the provider: the failure names it so that `retry` fetches it again.
+void Engine::fail_download(Job& job, JobError e, Commands& out) {
+    e.video_id = job.video_id;
+    e.key_slot = job.key_slot;
+    if (e.hint.empty() && e.code != "expired")
+        e.hint = "video " + job.video_id +
+                 " is paid for; `videodrop retry NAME` fetches it again (no new charge) while " +
+                 "the provider keeps it";
+    fail(job, std::move(e), out);
+}
+
+void Engine::retry_download(Job& job, const std::string& why, std::optional<Millis> retry_after,
+                            TimePoint now, Commands& out) {
+    int n = std::max(0, job.download_attempts - 1);
+    Millis base = settings_.verify.download_backoff;
+    Millis delay = std::min(kMaxDownloadBackoff, base * (int64_t{1} << std::min(n, 10)));
+    delay -= Millis{static_cast<int64_t>(double(delay.count()) * 0.25 * jitter())};
+    delay = std::max(delay, retry_after.value_or(Millis{0}));
+    job.variants_done.clear();
+    transition(job, State::downloading,
+               why + "; fetch " + std::to_string(job.download_attempts + 1) + " of " +
+                   std::to_string(settings_.verify.max_download_attempts) + " in " +
+                   seconds_text(delay),
+               out);
+    job.next_action = now + delay;
+    out.push_back(Persist{job});
+}
+
+Commands Engine::on_download(const std::string& id, const std::string& variant,
+                             const DownloadResult& r, TimePoint now) {
+    Commands out;
+    auto it = jobs_.find(id);
+    if (it == jobs_.end() || it->second.state != State::downloading) return out;
+    Job& job = it->second;
+    job.awaiting = false;
+    const ProviderSettings* p = provider_or_fail(job, out);
+    if (!p) return out;
+    auto c = protocol::classify(r.http, false, now);
+    if (c.cls == protocol::ErrorClass::ok &&
+        r.http.content_type.find("json") != std::string::npos) {
+        // Some gateways answer the content endpoint with a link instead of the bytes.
+        HttpResult as_video = r.http;
+        auto v = protocol::parse_video(as_video, p->dialect);
+        if (variant == "video" && v && !v->result_url.empty() && v->result_url != job.result_url) {
+            job.result_url = v->result_url;
+            job.next_action = now;
+            return out;
+        }
+        c.cls = protocol::ErrorClass::retryable;
+        c.code = "json_instead_of_video";
+    }
+    if (c.cls == protocol::ErrorClass::ok && r.bytes > 0) {
+        job.retries = 0;
+        job.variants_done.push_back(variant);
+        job.next_action = now;
+        return out;
+    }
+    if (c.cls == protocol::ErrorClass::ok) c.code = "empty_body";
+    bool expired = job.expires && now > *job.expires;
+    if (variant != "video") {
+        if (++job.retries >= kMaxVariantFetches || expired) {
+            out.push_back(log(Log::warn, "job=" + job.spec.name + " " + variant +
+                                             " not to be had (" + c.code +
+                                             "); delivering without it"));
+            job.variants_missing.push_back(variant);
+            job.retries = 0;
+            job.next_action = now;
+            return out;
+        }
+        job.next_action =
+            now + std::max(backoff(job.retries - 1, jitter(), settings_.polling.min_interval,
+                                   settings_.polling.max_interval),
+                           c.retry_after.value_or(Millis{0}));
+        return out;
+    }
+    if (expired || job.download_attempts >= settings_.verify.max_download_attempts ||
+        c.cls == protocol::ErrorClass::provider_fatal) {
+        auto e = error_from("download", c, r.http);
+        if (expired) e.code = "expired";
+        if (!expired && c.cls != protocol::ErrorClass::provider_fatal)
+            e.message += " (fetch " + std::to_string(job.download_attempts) + " of " +
+                         std::to_string(settings_.verify.max_download_attempts) + ")";
+        fail_download(job, std::move(e), out);
+        return out;
+    }
+    out.push_back(
+        log(Log::info, "job=" + job.spec.name + " download of the video failed (" + c.code + ")"));
+    retry_download(job, "download failed: " + c.code, c.retry_after, now, out);
+    return out;
+}
+
+Commands Engine::on_probe(const std::string& id, const MediaInfo& info, TimePoint now) {
+    Commands out;
+    auto it = jobs_.find(id);
+    if (it == jobs_.end() || it->second.state != State::verifying) return out;
+    Job& job = it->second;
+    job.awaiting = false;
+    Verdict v = evaluate(info, expectation(job.spec, settings_.verify));
+    if (v.ok) {
+        job.media = info;
+        transition(job, State::delivering, "", out);
+        out.push_back(Persist{job});
+        out.push_back(Deliver{job});
+        return out;
+    }
+    if (job.download_attempts < settings_.verify.max_download_attempts) {
+        out.push_back(log(Log::warn, "job=" + job.spec.name + " download failed verification (" +
+                                         v.code + ": " + v.message + ")"));
+        retry_download(job, "verification failed: " + v.code, std::nullopt, now, out);
+        return out;
+    }
+    JobError e =
+        JobError::make("verify", v.code,
+                       v.message + " (fetch " + std::to_string(job.download_attempts) + " of " +
+                           std::to_string(settings_.verify.max_download_attempts) + ")");
+    fail_download(job, std::move(e), out);
+    return out;
+}
+
+Commands Engine::on_delivered(const std::string& id, const std::string& output_name,
+                              TimePoint now) {
+    Commands out;
+    auto it = jobs_.find(id);
+    if (it == jobs_.end() || it->second.state != State::delivering) return out;
+    Job& job = it->second;
+    job.output_name = output_name;
+    job.delivered = now;
+    transition(job, State::delivered, output_name + ".mp4", out);
+    out.push_back(Persist{job});
+    return out;
+}
+
+}  // namespace vd

@@ -1,0 +1,235 @@
+// Submitting and reconciling: the create, its answer, and the search for a lost one.
+#include "pipeline/engine.hpp"
+
+#include <algorithm>
+
+#include "pipeline/engine_util.hpp"
+
+namespace vd {
+
+using namespace engine_detail;
+
+namespace {
+constexpr Millis kReconcileDelay{5000};     // let the provider's list catch up with a lost create
+constexpr Millis kReconcileRecheck{15000};  // the next look before calling a create absent
+constexpr Millis kMatchWindow{5 * 60 * 1000};
+constexpr int kMaxListPages = 10;
+}  // namespace
+
+void Engine::start_submit(Job& job, int slot, TimePoint now, Commands& out) {
+    const ProviderSettings* p = provider_or_fail(job, out);
+    if (!p) return;
+    // A create sent again after a reconcile found nothing keeps the reservation it already has.
+    if (!job.charged) {
+        LedgerEntry e{now, job.id, job.cost_usd};
+        ledger_.add(e);
+        out.push_back(RecordSpend{e});
+        job.charged = true;
+    }
+    job.key_slot = slot;
+    job.submit_attempts++;
+    job.submit_sent = now;
+    if (job.first_submit == TimePoint{}) job.first_submit = now;
+    job.reconcile_passes = 0;
+    sched_.on_submit(job.spec.provider, slot, now);
+    transition(job, State::submitting, "attempt " + std::to_string(job.submit_attempts), out);
+    // Recorded before the request goes out: after a crash this job is reconciled, not resent,
+    // and the create counts against the key's minute after a restart too.
+    out.push_back(Persist{job});
+    save_limits(now, out);
+    HttpRequest req = job.spec.remix_of.empty() ? protocol::build_create(*p, job.spec, slot)
+                                                : protocol::build_remix(*p, job.spec, slot);
+    job.awaiting = true;
+    out.push_back(SendHttp{job.id, Purpose::create, std::move(req)});
+}
+
+void Engine::on_create(Job& job, const HttpResult& r, TimePoint now, Commands& out) {
+    const ProviderSettings* pp = provider_or_fail(job, out);
+    if (!pp) return;
+    const ProviderSettings& p = *pp;
+    auto c = protocol::classify(r, true, now);
+    if (!r.request_id().empty()) job.request_ids.push_back(r.request_id());
+    if (c.cls == protocol::ErrorClass::ok) {
+        auto v = protocol::parse_video(r, p.dialect);
+        if (v) {
+            sched_.on_success(job.spec.provider, job.key_slot);
+            job.submitted = now;
+            job.retries = 0;
+            out.push_back(log(Log::info, "job=" + job.spec.name + " created as " + v->id +
+                                             " (request " + r.request_id() + ")"));
+            apply_video(job, *v, r, now, out);
+            return;
+        }
+        // A 2xx without a video in it: the create may well have happened.
+        out.push_back(log(Log::warn, "job=" + job.spec.name + " create answered " +
+                                         std::to_string(r.status) +
+                                         " without a video: " + v.error().message));
+        c.cls = protocol::ErrorClass::ambiguous;
+        c.code = "bad_create_answer";
+    }
+    switch (c.cls) {
+        case protocol::ErrorClass::ok:
+            break;
+        case protocol::ErrorClass::retryable: {
+            refund(job, now, out);  // provably not created: 429, 408, 409, or never sent
+            job.retries++;
+            Millis delay = backoff(job.retries - 1, jitter());
+            if (r.status == 429) {
+                Millis hold = c.retry_after.value_or(delay);
+                sched_.on_rate_limited(job.spec.provider, job.key_slot, hold, now);
+                save_limits(now, out);
+            }
+            if (c.retry_after) delay = std::max(delay, *c.retry_after);
+            if (job.submit_attempts >= settings_.max_submit_attempts) {
+                auto e = error_from("submit", c, r);
+                e.hint = "the provider refused " + std::to_string(job.submit_attempts) +
+                         " creates in a row; `videodrop retry NAME` tries again";
+                fail(job, std::move(e), out);
+                return;
+            }
+            transition(job, State::waiting,
+                       "retrying the create after " + c.code + " in " + seconds_text(delay), out);
+            job.next_action = now + delay;
+            out.push_back(Persist{job});
+            break;
+        }
+        case protocol::ErrorClass::ambiguous:
+            job.ambiguity = r.transport == TransportError::after_send
+                                ? "no answer (" + r.transport_message + ")"
+                                : "HTTP " + std::to_string(r.status) +
+                                      (c.code == "bad_create_answer" ? " without a video id"
+                                                                     : " (" + c.code + ")");
+            transition(job, State::reconciling,
+                       "create outcome unknown (" + c.code + "): looking for the video", out);
+            job.list_pages = 0;
+            job.reconcile_passes = 0;
+            job.next_action = now + kReconcileDelay;
+            if (r.status == 503) {
+                // Overloaded: slow the submit rate like a 429, and look only once it may answer.
+                Millis hold = c.retry_after.value_or(backoff(0, jitter()));
+                sched_.on_rate_limited(job.spec.provider, job.key_slot, hold, now);
+                save_limits(now, out);
+                job.next_action = std::max(job.next_action, now + hold);
+            }
+            out.push_back(Persist{job});
+            break;
+        case protocol::ErrorClass::terminal:
+            refund(job, now, out);
+            fail(job, error_from("submit", c, r), out);
+            break;
+        case protocol::ErrorClass::provider_fatal: {
+            refund(job, now, out);
+            auto e = error_from("submit", c, r);
+            pause_provider(&job, job.spec.provider, job.key_slot, e.code + ": " + e.message, now,
+                           out);
+            transition(job, State::waiting, "provider " + job.spec.provider + " paused", out);
+            out.push_back(Persist{job});
+            break;
+        }
+    }
+}
+
+void Engine::on_list(Job& job, const HttpResult& r, TimePoint now, Commands& out) {
+    const ProviderSettings* pp = provider_or_fail(job, out);
+    if (!pp) return;
+    const ProviderSettings& p = *pp;
+    auto c = protocol::classify(r, false, now);
+    tl::expected<protocol::VideoList, protocol::ParseError> list =
+        tl::make_unexpected(protocol::ParseError{});
+    if (c.cls == protocol::ErrorClass::ok) {
+        list = protocol::parse_list(r, p.dialect);
+        if (!list) c.cls = protocol::ErrorClass::retryable;
+    }
+    if (c.cls == protocol::ErrorClass::terminal || c.cls == protocol::ErrorClass::provider_fatal) {
+        // Without the list nothing proves the video absent: fail rather than pay twice.
+        auto e =
+            ambiguous_create(job, "could not be looked for (listing answered " + c.code + ")", r);
+        e.http_status = r.status;
+        fail(job, std::move(e), out);
+        return;
+    }
+    if (c.cls != protocol::ErrorClass::ok) {
+        job.retries++;
+        job.list_pages = 0;
+        job.next_action =
+            now + std::max(backoff(job.retries - 1, jitter()), c.retry_after.value_or(Millis{0}));
+        return;
+    }
+    job.retries = 0;
+    const protocol::Video* match = nullptr;
+    for (const auto& v : list->data) {
+        if (!protocol::matches_job(v, job.spec, job.submit_sent, kMatchWindow)) continue;
+        bool taken = std::any_of(jobs_.begin(), jobs_.end(), [&](const auto& kv) {
+            return kv.first != job.id && kv.second.video_id == v.id;
+        });
+        if (!taken) {
+            match = &v;
+            break;
+        }
+    }
+    if (match) {
+        out.push_back(log(Log::info, "job=" + job.spec.name + " adopted " + match->id +
+                                         ": the provider has it although the create's answer "
+                                         "was lost"));
+        job.submitted = job.submit_sent;
+        job.list_pages = 0;
+        apply_video(job, *match, r, now, out);
+        return;
+    }
+    // Keep paging while the list still reaches back to the create's time.
+    int64_t sent_s = to_ms(job.submit_sent) / 1000;
+    bool reaches_back = false;
+    for (const auto& v : list->data)
+        if (v.created_at && *v.created_at < sent_s - 60) reaches_back = true;
+    if (list->has_more && !reaches_back && !list->last_id.empty()) {
+        if (++job.list_pages >= kMaxListPages) {
+            fail(job,
+                 ambiguous_create(job,
+                                  "was not among the newest " + std::to_string(job.list_pages) +
+                                      " pages of the provider's list",
+                                  r),
+                 out);
+            return;
+        }
+        job.awaiting = true;
+        out.push_back(SendHttp{job.id, Purpose::list,
+                               protocol::build_list(p, 50, list->last_id, job.key_slot)});
+        return;
+    }
+    job.list_pages = 0;
+    if (++job.reconcile_passes < settings_.reconcile.looks) {
+        transition(job, State::reconciling, "not listed yet; looking again", out);
+        job.next_action = now + kReconcileRecheck;
+        out.push_back(Persist{job});
+        return;
+    }
+    // Complete looks, some seconds apart, found nothing: most likely the create never took
+    // effect. It is sent again a bounded number of times, keeping its reservation.
+    if (job.resubmits < settings_.reconcile.resubmits) {
+        ++job.resubmits;
+        transition(job, State::waiting,
+                   "not found in " + std::to_string(job.reconcile_passes) +
+                       " looks through the provider's list; creating again (" +
+                       std::to_string(job.resubmits) + " of " +
+                       std::to_string(settings_.reconcile.resubmits) + ")",
+                   out);
+        job.next_action = now;
+        out.push_back(Persist{job});
+        return;
+    }
+    fail(job, ambiguous_create(job, "was not found in the provider's list", r), out);
+}
+
+// The create's outcome stays unknown: a person has to look. Its reservation stays spent.
+JobError Engine::ambiguous_create(const Job& job, const std::string& what, const HttpResult& r) {
+    JobError e =
+        JobError::make("submit", "ambiguous_create",
+                       "the create sent at " + iso8601_utc(job.submit_sent) + " got " +
+                           (job.ambiguity.empty() ? "no usable answer" : job.ambiguity) +
+                           ", and the video " + what + "; " + std::to_string(job.submit_attempts) +
+                           " create(s) sent in all, " + "not sending another");
+    e.request_id = r.request_id();
+    return e;
+}
+
+}  // namespace vd
