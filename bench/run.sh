@@ -4,6 +4,7 @@ set -euo pipefail
 build=${1:-build/release}
 for b in "$build"/bench_*; do
     [ -x "$b" ] || continue
+    [ "$(basename "$b")" = bench_soak_check ] && continue  # a checker for bench/soak.sh
     echo "== $(basename "$b")"
     "$b"
 done

@@ -1,5 +1,9 @@
 // `videodrop mock-server`: the fake provider of product.md section 7 on its own, in the foreground.
 #include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "daemon/cli.hpp"
 #include "mock/duration.hpp"
@@ -12,7 +16,34 @@ struct MockFlags {
     mock::Options options;
     std::string listen = "127.0.0.1:8089";
     std::string queue_time = "300ms", gen_time = "2s", slow = "0", expire_after = "1h";
+    std::vector<std::string> models;
 };
+
+// "tiny:1,2:160x90,90x160:0.05" -> a model table entry.
+std::optional<ModelSpec> model_of(const std::string& text) {
+    std::vector<std::string> parts;
+    std::stringstream in(text);
+    for (std::string part; std::getline(in, part, ':');)
+        parts.push_back(part);
+    if (parts.size() != 4 || parts[0].empty()) return std::nullopt;
+    ModelSpec m;
+    m.name = parts[0];
+    try {
+        std::stringstream secs(parts[1]);
+        for (std::string v; std::getline(secs, v, ',');)
+            m.seconds.push_back(std::stoi(v));
+        std::stringstream sizes(parts[2]);
+        for (std::string v; std::getline(sizes, v, ',');) {
+            if (!parse_size(v)) return std::nullopt;
+            m.sizes.push_back(v);
+        }
+        m.usd_per_second = std::stod(parts[3]);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+    if (m.seconds.empty() || m.sizes.empty()) return std::nullopt;
+    return m;
+}
 
 // HOST:PORT, [V6]:PORT; false when it is neither.
 bool split_listen(const std::string& text, std::string& host, int& port) {
@@ -83,9 +114,13 @@ void add_mock_server(CLI::App& app, Globals&, int& rc) {
     cmd->add_option("--lost-rate", o.lost_rate,
                     "share of creates that make the video but lose the answer")
         ->check(rate);
+    cmd->add_option("--lost-on-reuse-rate", o.lost_on_reuse_rate,
+                    "share of creates on a reused connection that make the video, then close")
+        ->check(rate);
     cmd->add_option("--truncate-rate", o.truncate_rate, "share of downloads cut at half")
         ->check(rate);
-    cmd->add_option("--corrupt-rate", o.corrupt_rate, "share of downloads with flipped bytes")
+    cmd->add_option("--corrupt-rate", o.corrupt_rate,
+                    "share of downloads with bytes wrecked inside mdat")
         ->check(rate);
     cmd->add_option("--slow", f->slow, "delay before every answer")->check(is_duration);
     cmd->add_option("--moderation-word", o.moderation_word,
@@ -94,6 +129,12 @@ void add_mock_server(CLI::App& app, Globals&, int& rc) {
                     "openai, or processing-url (status `processing`, `url`)")
         ->check(CLI::IsMember({"openai", "processing-url"}))
         ->capture_default_str();
+    cmd->add_option("--model", f->models,
+                    "serve this model instead of sora-2 and sora-2-pro (repeatable): "
+                    "NAME:SECONDS:SIZES:USD_PER_SECOND, e.g. tiny:1,2:160x90,90x160:0.05")
+        ->check(CLI::Validator(
+            [](std::string& s) { return model_of(s) ? std::string() : "not NAME:4,8:WxH,...:0.1"; },
+            "MODEL"));
     cmd->add_option("--log", o.log_file, "append every request to FILE as JSON lines");
     cmd->add_option("--seed", o.seed, "seed of the fault dice (same seed, same faults)")
         ->capture_default_str();
@@ -105,6 +146,8 @@ void add_mock_server(CLI::App& app, Globals&, int& rc) {
         opt.gen_time = duration(f->gen_time);
         opt.expire_after = duration(f->expire_after);
         opt.slow = duration(f->slow);
+        for (const auto& m : f->models)
+            if (auto spec = model_of(m)) opt.models[spec->name] = *spec;
         rc = mock::run_foreground(opt) == 0 ? kOk : kFatal;
     });
 }

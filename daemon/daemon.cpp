@@ -13,6 +13,7 @@
 
 #include "config/manifest.hpp"
 #include "daemon/delivery.hpp"
+#include "daemon/fail_job.hpp"
 #include "daemon/fsutil.hpp"
 #include "daemon/http_client.hpp"
 #include "daemon/image_fit.hpp"
@@ -192,24 +193,14 @@ struct Daemon::Impl {
 
     void carry_out(const Fail& f) {
         const Job& job = f.job;
-        std::string dir = store->claimed_dir(job.id);
-        if (!exists(dir)) return;  // moved already, before a restart
-        std::vector<std::string> files{job.spec.manifest_file};
-        for (const auto& c : job.spec.companion_files)
-            files.push_back(c);
-        if (!job.spec.image_original.empty() &&
-            std::find(files.begin(), files.end(), job.spec.image_original) == files.end())
-            files.push_back(job.spec.image_original);
-        JobError e = job.error.value_or(JobError::make("deliver", "unknown", ""));
-        auto moved = delivery::move_to_failed(cfg.paths, dir, files, job.spec.name,
-                                              make_error(job.spec.name, job.spec.manifest, e));
+        auto moved = move_failed_job(cfg.paths, *store, job);
         if (!moved) {
             spdlog::error("job={} could not be moved to {}: {}", job.spec.name, cfg.paths.failed,
                           moved.error());
             return;
         }
-        delivery::discard_tmp(cfg.paths, job.id);
-        (void)store->remove_claim(job.id);
+        if (moved->empty()) return;  // moved already, before a restart
+        JobError e = job.error.value_or(JobError::make("deliver", "unknown", ""));
         spdlog::warn("job={} -> {}/{}.error.json ({}: {})", job.spec.name, cfg.paths.failed, *moved,
                      e.stage, e.code);
         ++counts.failed;

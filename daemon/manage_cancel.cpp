@@ -1,22 +1,28 @@
 // `videodrop cancel`: a manifest still in the inbox goes straight to failed/; a claimed job is
-// cancelled by the daemon, which polls STATE/cancel/NAME about once a second (and applies what
-// it finds there at start), then deletes the request.
+// cancelled at once when no daemon holds the state folder, otherwise by the daemon, which polls
+// STATE/cancel/NAME about once a second (and applies what it finds there at start), then deletes
+// the request.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "config/manifest.hpp"
 #include "daemon/cli.hpp"
 #include "daemon/delivery.hpp"
+#include "daemon/fail_job.hpp"
 #include "daemon/fsutil.hpp"
+#include "daemon/job_store.hpp"
 #include "daemon/manage.hpp"
 #include "daemon/manage_util.hpp"
+#include "pipeline/engine.hpp"
 
 namespace vd::manage {
 namespace {
@@ -113,6 +119,53 @@ Unclaimed fail_unclaimed(const Config& cfg, const std::string& name) {
     return Unclaimed::moved;
 }
 
+// No daemon holds the state folder: the cancel is applied here and now, through the engine's own
+// rule (a job that never reached the provider gets its reservation back; one that did keeps
+// its charge). Returns the number of jobs cancelled, or nothing when a daemon took the lock first
+// (then a request is left for it).
+std::optional<int> cancel_offline(const Config& cfg, const std::string& name) {
+    auto store = JobStore::open(cfg.paths.state);
+    if (!store) return std::nullopt;
+    TimePoint now = std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
+    // A claim cut short before its record: back to the inbox, then cancelled from there.
+    for (const auto& id : store->orphan_claims())
+        if (auto dash = id.find('-'); dash != std::string::npos && id.substr(dash + 1) == name)
+            (void)store->unclaim(id, cfg.paths.inbox, {});
+    if (fail_unclaimed(cfg, name) == Unclaimed::moved) return 1;
+
+    std::vector<Job> mine;
+    for (auto& job : store->load_all().jobs)
+        if (job.spec.name == name && !is_terminal(job.state)) mine.push_back(std::move(job));
+    auto ledger = store->load_ledger();
+    Engine engine(cfg.settings(), 1);
+    (void)engine.restore(mine, ledger ? *ledger : std::vector<LedgerEntry>{}, nullptr, now);
+    int cancelled = 0;
+    for (const auto& job : mine) {
+        for (const auto& c : engine.cancel(job.id, now)) {
+            if (const auto* p = std::get_if<Persist>(&c)) {
+                if (auto r = store->save(p->job); !r)
+                    std::fprintf(stderr, "videodrop: %s\n", r.error().c_str());
+            } else if (const auto* r = std::get_if<RecordSpend>(&c)) {
+                if (auto ok = store->append_ledger(r->entry); !ok)
+                    std::fprintf(stderr, "videodrop: %s\n", ok.error().c_str());
+            } else if (const auto* f = std::get_if<Fail>(&c)) {
+                auto moved = move_failed_job(cfg.paths, *store, f->job);
+                if (!moved) {
+                    std::fprintf(stderr, "videodrop: %s\n", moved.error().c_str());
+                    continue;
+                }
+                ++cancelled;
+                if (moved->empty())
+                    std::printf("%s: cancelled\n", name.c_str());
+                else
+                    std::printf("%s: cancelled; moved to %s/%s.error.json\n", name.c_str(),
+                                cfg.paths.failed.c_str(), moved->c_str());
+            }
+        }
+    }
+    return cancelled;
+}
+
 // An empty STATE/cancel/NAME; one already there is the same request.
 tl::expected<void, std::string> request_cancel(const std::string& state, const std::string& name) {
     const std::string dir = state + "/cancel";
@@ -156,19 +209,23 @@ int cancel(const Config& cfg, const std::vector<std::string>& names) {
             }
             continue;
         }
+        if (!running) {
+            if (auto done = cancel_offline(cfg, name)) {
+                if (*done == 0) {
+                    std::fprintf(stderr, "videodrop: %s: nothing to cancel any more\n",
+                                 name.c_str());
+                    rc = worse(rc, cli::kUsage);
+                }
+                continue;
+            }
+        }
         if (auto r = request_cancel(cfg.paths.state, name); !r) {
             std::fprintf(stderr, "videodrop: %s\n", r.error().c_str());
             rc = worse(rc, cli::kFatal);
             continue;
         }
-        if (running)
-            std::printf("%s: cancel requested; the daemon applies it within a few seconds\n",
-                        name.c_str());
-        else
-            std::printf(
-                "%s: cancel requested; no daemon is running; the cancel will apply when it "
-                "starts\n",
-                name.c_str());
+        std::printf("%s: cancel requested; the daemon applies it within a few seconds\n",
+                    name.c_str());
     }
     return rc;
 }

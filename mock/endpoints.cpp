@@ -41,6 +41,7 @@ const char* phase_word(Phase p) {
 void rate_limited(Call& c, int64_t wait_ms) {
     const Options& o = *c.options;
     c.rec.retry_after_ms = wait_ms;
+    c.rec.fault = "rate_limited";
     c.res.set_header("retry-after", std::to_string((wait_ms + 999) / 1000));
     c.res.set_header("retry-after-ms", std::to_string(wait_ms));
     auto limit = std::to_string(std::max<int64_t>(1, static_cast<int64_t>(o.rpm)));
@@ -89,7 +90,11 @@ void Server::Impl::answer_created(Call& c, Video v) {
     c.rec.video_id = v.id;
     auto body = to_json(v, c.now_ms, wire(c));
     store.add(std::move(v));
-    if (faults.roll(o.lost_rate)) {
+    bool lost = faults.roll(o.lost_rate);
+    bool lost_on_reuse =
+        !lost && HttpServer::current_is_reused() && faults.roll(o.lost_on_reuse_rate);
+    if (lost || lost_on_reuse) {
+        c.rec.fault = lost ? "lost" : "lost_on_reuse";
         // The video exists (and would be billed) but the client never hears of it.
         HttpServer::drop_current(Drop::close);
         c.rec.lost = true;
@@ -238,13 +243,16 @@ void Server::Impl::content(Call& c) {
                        : variant == "thumbnail" ? m.thumbnail_type
                                                 : "image/jpeg";
     const Options& o = *c.options;
-    if (faults.roll(o.truncate_rate)) return send_bytes(c.res, *media, bytes, type, true);
+    if (faults.roll(o.truncate_rate)) {
+        c.rec.fault = "truncated";
+        return send_bytes(c.res, *media, bytes, type, true);
+    }
     if (faults.roll(o.corrupt_rate)) {
-        // Same length, bytes flipped mid-file: only a decode (or a known hash) notices.
+        // Same length, boxes intact, bytes flipped inside the media data: only a decode (or a
+        // known hash) notices.
+        c.rec.fault = "corrupted";
         auto copy = std::make_shared<std::string>(bytes);
-        size_t mid = copy->size() / 2, n = std::min<size_t>(256, copy->size() - mid);
-        for (size_t i = 0; i < n; ++i)
-            (*copy)[mid + i] = static_cast<char>((*copy)[mid + i] ^ 0xFF);
+        wreck_media_data(*copy);
         return send_bytes(c.res, copy, *copy, type, false);
     }
     send_bytes(c.res, *media, bytes, type, false);

@@ -61,6 +61,7 @@ class Connection final : public httplib::Stream {
     socket_t socket() const override { return fd_; }
 
     Drop drop = Drop::none;
+    int served = 0;  // requests answered on this connection before the current one
 
   private:
     bool wait(short events, int timeout_ms) const {
@@ -110,6 +111,10 @@ void HttpServer::drop_current(Drop how) {
     if (t_connection) t_connection->drop = how;
 }
 
+bool HttpServer::current_is_reused() {
+    return t_connection && t_connection->served > 0;
+}
+
 bool HttpServer::wait_for_request(Connection& conn) const {
     // Short slices so that stop() (which invalidates svr_sock_) is noticed quickly.
     auto deadline =
@@ -133,6 +138,7 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
     for (size_t left = keep_alive_max_count_; left > 0 && wait_for_request(conn); --left) {
         bool closed = false;
         ok = process_request(conn, left == 1, closed, [](httplib::Request&) {});
+        ++conn.served;
         if (!ok || closed || conn.drop != Drop::none) break;
     }
     t_connection = nullptr;

@@ -22,6 +22,9 @@ class HttpServer : public httplib::Server {
     // From inside a handler or content provider: the current connection writes nothing more and
     // ends after this request. Outside a connection thread it does nothing.
     static void drop_current(Drop how);
+    // From inside a handler: whether the current request came on a keep-alive connection that
+    // had already served another one.
+    static bool current_is_reused();
 
   private:
     bool process_and_close_socket(socket_t sock) override;

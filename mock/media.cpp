@@ -217,4 +217,37 @@ tl::expected<Media, std::string> render_media(Size size, int seconds) {
                  std::move(sprite->bytes)};
 }
 
+void wreck_media_data(std::string& mp4) {
+    auto be = [&](size_t at, int n) {
+        uint64_t v = 0;
+        for (int i = 0; i < n; ++i)
+            v = (v << 8) | static_cast<unsigned char>(mp4[at + i]);
+        return v;
+    };
+    size_t begin = 0, end = mp4.size();
+    for (size_t at = 0; at + 8 <= mp4.size();) {
+        uint64_t size = be(at, 4);
+        size_t header = 8;
+        if (size == 1 && at + 16 <= mp4.size()) {
+            size = be(at + 8, 8);
+            header = 16;
+        } else if (size == 0) {
+            size = mp4.size() - at;
+        }
+        if (size < header || at + size > mp4.size()) break;
+        if (mp4.compare(at + 4, 4, "mdat") == 0) {
+            begin = at + header;
+            end = at + size;
+            break;
+        }
+        at += size;
+    }
+    size_t span = end - begin;
+    for (int spot = 1; spot <= 4; ++spot) {
+        size_t from = begin + span * spot / 5;
+        for (size_t i = from; i < std::min(end, from + 64); ++i)
+            mp4[i] = static_cast<char>(mp4[i] ^ 0x5A);
+    }
+}
+
 }  // namespace vd::mock

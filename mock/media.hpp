@@ -27,4 +27,9 @@ tl::expected<Media, std::string> render_media(Size size, int seconds);
 tl::expected<std::string, std::string> render_still(const std::string& codec, Size size,
                                                     double t = 0);
 
+// Flips bytes at a few places inside the payload of the file's mdat box (the coded frames),
+// leaving every box header intact: the file opens, demuxes and has its full duration, and only a
+// decoder sees the damage. Falls back to the middle of the data when there is no mdat.
+void wreck_media_data(std::string& mp4);
+
 }  // namespace vd::mock

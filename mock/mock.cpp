@@ -111,8 +111,10 @@ void Server::Impl::serve(const httplib::Request& req, httplib::Response& res,
     if (faults.roll(o.reset_rate)) {
         HttpServer::drop_current(Drop::reset);
         c.rec.lost = true;
+        c.rec.fault = "reset";
     } else if (faults.roll(o.fail_rate)) {
         send_error(res, server_error(faults.pick(3)));
+        c.rec.fault = "5xx";
     } else if (c.key.empty() || (!o.keys.empty() &&
                                  std::find(o.keys.begin(), o.keys.end(), c.key) == o.keys.end())) {
         send_error(res, {401, "invalid_request_error", "invalid_api_key", "",

@@ -39,10 +39,16 @@ struct Options {
     // Share of creates (and remixes) that make the video, then close the connection (FIN) without
     // a byte of answer. curl: (52) "Empty reply from server".
     double lost_rate = 0;
+    // The same, but only for creates that arrive on a reused keep-alive connection: what an
+    // idle-connection cut at a gateway does. A client that resends such a request by itself
+    // (libcurl's "Connection died, retrying a fresh connect") makes a second, billed video.
+    double lost_on_reuse_rate = 0;
     // Share of content downloads that stop at half the body under the full Content-Length.
     // curl: (18) "transfer closed with N bytes remaining to read".
     double truncate_rate = 0;
-    double corrupt_rate = 0;      // share of content downloads with 256 bytes flipped mid-file
+    // Share of content downloads with bytes wrecked inside the media data (the mdat box): the
+    // boxes stay intact, so only a decode notices.
+    double corrupt_rate = 0;
     Millis slow{0};               // delay before every answer
     std::string moderation_word;  // prompts containing it fail with moderation_blocked
     // "openai", or "processing-url": status `processing` instead of `in_progress`, and completed
@@ -77,6 +83,9 @@ struct RecordedRequest {
     int64_t at_ms = 0;           // wall clock
     std::string request_id;      // the x-request-id it was answered with
     int64_t retry_after_ms = 0;  // the wait a 429 asked for
+    // The fault injected into this answer: "reset", "5xx", "lost", "lost_on_reuse",
+    // "truncated", "corrupted", "rate_limited"; "" for none.
+    std::string fault;
 };
 
 class Server {

@@ -110,6 +110,11 @@ std::optional<JobError> Engine::never_affordable(const Job& job, TimePoint now) 
             pending += other.cost_usd;
     double spent = ledger_.total() - pending;
     (void)now;
+    if (job.cost_usd > b.usd_total + kEps)
+        return JobError::make(
+            "budget", "over_budget",
+            "the estimate " + usd(job.cost_usd) + " is more than usd_total " + usd(b.usd_total),
+            fix);
     if (job.cost_usd + spent > b.usd_total + kEps)
         return JobError::make("budget", "over_budget",
                               "the estimate " + usd(job.cost_usd) +

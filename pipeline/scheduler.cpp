@@ -157,7 +157,9 @@ void Scheduler::restore(const nlohmann::json& snapshot, TimePoint now) {
             k.slowdown = std::clamp(j.value("slowdown", 1.0), 0.125, 1.0);
             k.paused = j.value("paused", false);
             k.pause_reason = j.value("pause_reason", "");
-            k.next_check = from_ms(j.value("next_check", int64_t{0}));
+            // Still paused, but the credentials are checked at once: a restart is how a user
+            // applies a fixed key, and the check spends nothing.
+            k.next_check = std::min(from_ms(j.value("next_check", int64_t{0})), now);
             // The bucket starts empty rather than full: the creates just before the restart
             // spent it.
             if (!k.recent.empty()) {

@@ -490,18 +490,31 @@ TEST_CASE("a rerun of retry after an interrupted one finishes the job or says wh
 
 // ---- cancel ----
 
-TEST_CASE("cancel of a claimed job leaves a request for the daemon", "[manage][cancel]") {
+TEST_CASE("cancel of a claimed job with no daemon running applies at once", "[manage][cancel]") {
     Setup s;
-    save(s, make_job("dog", 1, vd::State::in_progress));
+    auto dog = make_job("dog", 1, vd::State::in_progress);
+    dog.spec.manifest_file = "dog.json";
+    dog.first_submit = now() - std::chrono::seconds(60);
+    dog.charged = true;
+    save(s, dog);
+    sfs::create_directories(s.state + "/claimed/1-dog");
+    std::ofstream(s.state + "/claimed/1-dog/dog.json") << R"({"prompt": "prompt of dog"})";
     save(s, make_job("done", 2, vd::State::delivered));
 
     Run r = s.run("cancel dog");
     INFO(r.output);
     CHECK(r.code == 0);
-    CHECK(sfs::is_regular_file(s.state + "/cancel/dog"));
-    CHECK(sfs::file_size(s.state + "/cancel/dog") == 0);
-    CHECK_THAT(r.output,
-               Catch::Contains("no daemon is running; the cancel will apply when it starts"));
+    CHECK_THAT(r.output, Catch::Contains("dog: cancelled; moved to"));
+    CHECK(!sfs::exists(s.state + "/cancel/dog"));  // nothing left for a daemon to do
+    CHECK(sfs::exists(s.failed + "/dog.json"));
+    std::ifstream in(s.failed + "/dog.error.json");
+    auto error = json::parse(in);
+    CHECK(error["error"]["code"] == "cancelled");
+    CHECK(!sfs::exists(s.state + "/claimed/1-dog"));
+    std::ifstream record(s.state + "/jobs/1-dog.json");
+    auto job = json::parse(record).get<vd::Job>();
+    CHECK(job.state == vd::State::cancelled);
+    CHECK(job.charged);  // it reached the provider: its charge stays
 
     // A finished job is not cancelled, and says so.
     Run finished = s.run("cancel done");
@@ -738,7 +751,8 @@ TEST_CASE("retry and cancel of unknown names exit 2; a real failure still exits 
     Run mixed = s.run("cancel ghost dog");
     INFO(mixed.output);
     CHECK(mixed.code == 2);
-    CHECK(sfs::exists(s.state + "/cancel/dog"));
+    std::ifstream record(s.state + "/jobs/1-dog.json");
+    CHECK(json::parse(record).get<vd::Job>().state == vd::State::cancelled);
 
     // The inbox is gone: moving a failed job back cannot work, and that is fatal, even beside
     // an unknown name.

@@ -239,7 +239,32 @@ TEST_CASE("the creates of the last minute and a pause survive a restart", "[engi
     restarted.restore({}, {}, snap, T0 + Millis{1000});
     CHECK(restarted.scheduler().paused("p"));
     restarted.add("b", spec("b"), T0 + Millis{1000});
-    CHECK(sends(restarted.tick(T0 + Millis{1000}), Purpose::create).empty());
+    auto first = restarted.tick(T0 + Millis{1000});
+    CHECK(sends(first, Purpose::create).empty());
+    // The credentials are checked at once (a restart is how a fixed key is applied); only a
+    // good answer lets creates go.
+    auto checks = sends(first, Purpose::check);
+    REQUIRE(checks.size() == 1);
+    restarted.on_http(checks[0].job, Purpose::check, json(200, {{"data", nlohmann::json::array()}}),
+                      T0 + Millis{1100});
+    // (The 401'd create still counts against the key's minute: at 4 a minute, 15 s apart.)
+    CHECK(sends(restarted.tick(T0 + Millis{16000}), Purpose::create).size() == 1);
+
+    // A Retry-After hold keeps its deadline across the restart.
+    Engine held(st, 1);
+    add_and_submit(held, "a");
+    auto limited = held.on_http(
+        "a", Purpose::create,
+        json(429, {{"error", {{"code", "rate_limit_exceeded"}}}}, {{"retry-after-ms", "40000"}}),
+        T0);
+    nlohmann::json hold;
+    for (const auto& c : limited)
+        if (auto* l = std::get_if<SaveLimits>(&c)) hold = l->limits;
+    Engine again(st, 2);
+    again.restore({}, {}, hold, T0 + Millis{1000});
+    again.add("b", spec("b"), T0 + Millis{1000});
+    CHECK(sends(again.tick(T0 + Millis{1000}), Purpose::create).empty());
+    CHECK(sends(again.tick(T0 + Millis{41000}), Purpose::create).size() == 1);
 }
 
 TEST_CASE("a job whose provider left the configuration fails with provider_gone", "[engine]") {
