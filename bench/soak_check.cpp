@@ -41,6 +41,12 @@ std::string read(const fs::path& p) {
     return s.str();
 }
 
+// A string field, or "" when it is absent or not a string.
+std::string str(const json& j, const char* key) {
+    if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return {};
+    return j[key].get<std::string>();
+}
+
 std::string stem_of(const std::string& f, const std::string& suffix) {
     return f.substr(0, f.size() - suffix.size());
 }
@@ -78,14 +84,14 @@ int main(int argc, char** argv) {
         std::string f = e.path().filename().string();
         if (!f.ends_with(".json")) continue;
         auto sidecar = json::parse(read(e.path()));
-        std::string name = sidecar.value("name", "");
-        std::string renamed = sidecar.value("renamed_from", "");
+        std::string name = str(sidecar, "name");
+        std::string renamed = str(sidecar, "renamed_from");
         ++ended[renamed.empty() ? name : renamed];
         ++delivered;
         fs::path mp4 = e.path();
         mp4.replace_extension(".mp4");
         auto sha = vd::sha256_file(mp4.string());
-        if (!sha || *sha != sidecar["file"].value("sha256", ""))
+        if (!sha || *sha != str(sidecar["file"], "sha256"))
             problem(mp4.string() + ": sha256 differs from its sidecar");
         if (!decodes_cleanly(mp4)) problem(mp4.string() + ": ffmpeg reports decode errors");
     }
@@ -93,9 +99,10 @@ int main(int argc, char** argv) {
         std::string f = e.path().filename().string();
         if (!f.ends_with(".error.json")) continue;
         auto error = json::parse(read(e.path()));
-        ++ended[error.value("name", stem_of(f, ".error.json"))];
+        std::string name = str(error, "name");
+        ++ended[name.empty() ? stem_of(f, ".error.json") : name];
         ++failed;
-        ++failure_codes[error["error"].value("code", "?")];
+        ++failure_codes[str(error["error"], "code")];
     }
     for (int i = 0; i < jobs; ++i) {
         std::string name = "soak-" + std::to_string(i);
@@ -115,12 +122,12 @@ int main(int argc, char** argv) {
         if (line.empty()) continue;
         auto r = json::parse(line, nullptr, false);
         if (r.is_discarded()) continue;
-        std::string fault = r.value("fault", "");
+        std::string fault = str(r, "fault");
         if (!fault.empty()) ++faults[fault];
-        if (r.value("method", "") != "POST" || r.value("path", "") != "/v1/videos") continue;
-        if (r.value("video_id", "").empty()) continue;
+        if (str(r, "method") != "POST" || str(r, "path") != "/v1/videos") continue;
+        if (str(r, "video_id").empty()) continue;
         creates.push_back(r.value("at_ms", int64_t{0}));
-        ++created[r["fields"].value("prompt", "")];
+        ++created[str(r["fields"], "prompt")];
     }
     int duplicates = 0;
     for (const auto& [prompt, n] : created)
