@@ -86,10 +86,25 @@ int print_problems(const std::vector<Checked>& checked) {
     return invalid;
 }
 
+Ledger read_ledger(const std::string& state_dir);
+
+// A manifest no budget can ever pay for is as good as invalid: say so before it is dropped.
+void check_budget(std::vector<Checked>& checked, const Config& cfg) {
+    Ledger ledger = read_ledger(cfg.paths.state);
+    for (auto& c : checked) {
+        if (!c.result) continue;
+        if (auto why = ledger.never_fits(cost_of(*c.result, cfg), 0, cfg.budget))
+            c.result = tl::unexpected(std::vector<ManifestProblem>{
+                {c.path, "", *why + " (lower seconds or the model, or raise the cap in [budget])",
+                 "over_budget"}});
+    }
+}
+
 int validate(const Config& cfg, const std::vector<std::string>& files) {
     auto paths = manifest_paths(files, cfg);
     if (!paths) return kFatal;
     auto checked = check_all(*paths, cfg);
+    check_budget(checked, cfg);
     double total = 0;
     for (const auto& c : checked) {
         if (!c.result) continue;
@@ -134,6 +149,7 @@ int cost(const Config& cfg, const std::vector<std::string>& files) {
     auto paths = manifest_paths(files, cfg);
     if (!paths) return kFatal;
     auto checked = check_all(*paths, cfg);
+    check_budget(checked, cfg);
     double total = 0;
     size_t valid = 0;
     for (const auto& c : checked) {

@@ -91,40 +91,19 @@ const ProviderSettings* Engine::provider_or_fail(Job& job, Commands& out) {
 }
 
 std::optional<JobError> Engine::never_affordable(const Job& job, TimePoint now) const {
-    const BudgetSettings& b = settings_.budget;
-    constexpr double kEps = 1e-9;
-    if (job.charged || job.cost_usd <= 0) return std::nullopt;
-    std::string fix = "lower the job's seconds or model, or raise the cap in [budget]";
-    if (b.usd_per_day > 0 && job.cost_usd > b.usd_per_day + kEps)
-        return JobError::make("budget", "over_budget",
-                              "the estimate " + usd(job.cost_usd) + " is more than usd_per_day " +
-                                  usd(b.usd_per_day) + ": no day can ever fit it",
-                              fix);
-    if (b.usd_total <= 0) return std::nullopt;
+    (void)now;
+    if (job.charged) return std::nullopt;
     // Reservations of creates whose outcome is still open may come back; everything else in
     // the ledger is spent for good.
-    double pending = 0;
+    double refundable = 0;
     for (const auto& [id, other] : jobs_)
         if (other.charged && (other.state == State::submitting ||
                               other.state == State::reconciling || other.state == State::waiting))
-            pending += other.cost_usd;
-    double spent = ledger_.total() - pending;
-    (void)now;
-    if (job.cost_usd > b.usd_total + kEps)
-        return JobError::make(
-            "budget", "over_budget",
-            "the estimate " + usd(job.cost_usd) + " is more than usd_total " + usd(b.usd_total),
-            fix);
-    if (job.cost_usd + spent > b.usd_total + kEps)
-        return JobError::make("budget", "over_budget",
-                              "the estimate " + usd(job.cost_usd) +
-                                  " does not fit what is left "
-                                  "of usd_total " +
-                                  usd(b.usd_total) + " (" +
-                                  usd(std::max(0.0, b.usd_total - spent)) + " left after " +
-                                  usd(spent) + " spent)",
-                              fix);
-    return std::nullopt;
+            refundable += other.cost_usd;
+    auto why = ledger_.never_fits(job.cost_usd, refundable, settings_.budget);
+    if (!why) return std::nullopt;
+    return JobError::make("budget", "over_budget", *why,
+                          "lower the job's seconds or model, or raise the cap in [budget]");
 }
 
 void Engine::save_limits(TimePoint now, Commands& out) {

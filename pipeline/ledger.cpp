@@ -1,5 +1,6 @@
 #include "pipeline/ledger.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace vd {
@@ -56,6 +57,24 @@ std::optional<std::string> Ledger::refuse(double cost, TimePoint now,
     if (b.usd_per_day > 0 && on_day(now) + cost > b.usd_per_day + kEps)
         return "budget: " + usd(cost) + " would cross usd_per_day " + usd(b.usd_per_day) +
                " (spent today " + usd(on_day(now)) + ")";
+    return std::nullopt;
+}
+
+std::optional<std::string> Ledger::never_fits(double cost, double refundable,
+                                              const BudgetSettings& b) const {
+    constexpr double kEps = 1e-9;
+    if (cost <= 0) return std::nullopt;
+    if (b.usd_per_day > 0 && cost > b.usd_per_day + kEps)
+        return "the estimate " + usd(cost) + " is more than usd_per_day " + usd(b.usd_per_day) +
+               ": no day can ever fit it";
+    if (b.usd_total <= 0) return std::nullopt;
+    if (cost > b.usd_total + kEps)
+        return "the estimate " + usd(cost) + " is more than usd_total " + usd(b.usd_total);
+    double spent = total() - refundable;
+    if (cost + spent > b.usd_total + kEps)
+        return "the estimate " + usd(cost) + " does not fit what is left of usd_total " +
+               usd(b.usd_total) + " (" + usd(std::max(0.0, b.usd_total - spent)) + " left after " +
+               usd(spent) + " spent)";
     return std::nullopt;
 }
 

@@ -27,6 +27,11 @@ class Ledger {
     double on_day(TimePoint t) const;  // the UTC day containing t
     // Why a cost may not be spent now under these caps, or nullopt when it may.
     std::optional<std::string> refuse(double usd, TimePoint now, const BudgetSettings& b) const;
+    // Why a cost can never be spent under these caps: above usd_per_day, or above what is left
+    // of usd_total once `refundable` (reservations that may still come back) is set aside.
+    // nullopt when it may fit some day.
+    std::optional<std::string> never_fits(double usd, double refundable,
+                                          const BudgetSettings& b) const;
     const std::vector<LedgerEntry>& entries() const { return entries_; }
 
   private:

@@ -208,4 +208,18 @@ TEST_CASE("inbox, outbox, failed and state that overlap are refused, naming both
     CHECK_THAT(r.output, Catch::Contains("is inside failed"));
 }
 
+TEST_CASE("validate and cost name a manifest no budget can pay for", "[daemon][restart]") {
+    Home home;
+    auto config = home.write(home.config("http://127.0.0.1:9/v1") + "[budget]\nusd_total = 0.03\n");
+    home.drop("dear.json", R"({"prompt": "costs $0.05"})");
+    for (const char* command : {" validate", " cost"}) {
+        auto r = test::run_shell(std::string(VD_BINARY) + " --config " + config.string() +
+                                 command + " 2>&1");
+        INFO(r.output);
+        CHECK(r.code == 3);
+        CHECK_THAT(r.output, Catch::Contains("dear.json: the estimate $0.05 is more than "
+                                             "usd_total $0.03"));
+    }
+}
+
 }  // namespace vd
