@@ -1,0 +1,154 @@
+// The daemon's state and its parts, shared by daemon.cpp (commands, start and stop) and
+// daemon_intake.cpp (the inbox, cancel requests, the metrics file). Private to the daemon.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/daemon.hpp"
+#include "daemon/http_client.hpp"
+#include "daemon/inbox_watcher.hpp"
+#include "daemon/job_store.hpp"
+#include "daemon/media_probe.hpp"
+#include "pipeline/engine.hpp"
+
+namespace vd {
+
+namespace daemon_detail {
+
+inline constexpr Millis kCancelPoll{1000};
+inline constexpr int kMetricsEvery = 5;  // cancel polls between metrics writes
+
+inline TimePoint clock_now() {
+    return std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
+}
+
+inline std::string stem_of(const std::string& filename) {
+    auto dot = filename.rfind('.');
+    return dot == std::string::npos ? filename : filename.substr(0, dot);
+}
+
+inline std::string base_name(const std::string& path) {
+    auto slash = path.rfind('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+inline bool exists(const std::string& path) {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0;
+}
+
+inline std::vector<std::string> list_files(const std::string& dir) {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+        names.push_back(it->path().filename());
+    return names;
+}
+
+inline std::map<std::string, ProviderEndpoint> endpoints_of(
+    const Config& cfg, const std::map<std::string, std::vector<std::string>>& keys) {
+    std::map<std::string, ProviderEndpoint> out;
+    for (const auto& [name, p] : cfg.providers) {
+        ProviderEndpoint e;
+        e.base_url = p.core.base_url;
+        e.auth = p.core.dialect.auth;
+        e.proxy = p.proxy;
+        if (auto it = keys.find(name); it != keys.end()) e.keys = it->second;
+        out[name] = std::move(e);
+    }
+    return out;
+}
+
+inline Settings settings_of(const Config& cfg,
+                            const std::map<std::string, std::vector<std::string>>& keys) {
+    Settings s = cfg.settings();
+    for (auto& [name, p] : s.providers)
+        if (auto it = keys.find(name); it != keys.end() && !it->second.empty())
+            p.key_count = static_cast<int>(it->second.size());
+    return s;
+}
+
+}  // namespace daemon_detail
+
+struct Daemon::Impl {
+    uv_loop_t* loop;
+    DaemonSetup setup;
+    Config& cfg;
+    std::optional<JobStore> store;
+    std::unique_ptr<Engine> engine;
+    std::unique_ptr<HttpClient> http;
+    std::unique_ptr<InboxWatcher> watcher;
+    std::unique_ptr<MediaProber> prober;
+    uv_timer_t* wake = nullptr;     // heap: freed by close callbacks
+    uv_timer_t* cancels = nullptr;  // also paces the metrics textfile
+    int64_t ticks = 0;
+    bool metrics_warned = false;
+    bool stopping = false;
+    bool started = false;
+    RunSummary counts;
+    Impl(uv_loop_t* l, DaemonSetup s) : loop(l), setup(std::move(s)), cfg(setup.config) {}
+
+    // Commands ---------------------------------------------------------------------------------
+
+    void execute(const Commands& commands);
+    void carry_out(const Persist& p);
+    void carry_out(const RecordSpend& r);
+    void carry_out(const SaveLimits& l);
+    void carry_out(const Log& l);
+    void carry_out(const SendHttp& s);
+    void carry_out(const Download& d);
+    void carry_out(const Probe& p);
+    void carry_out(const Deliver& d);
+    void carry_out(const Fail& f);
+
+    // After any event: carry out its commands, let the engine start what may start now, arm the
+    // wake-up timer, and see whether a `once` run is done.
+    void after(const Commands& commands, bool tick = true);
+    void arm_wake();
+    static void on_wake(uv_timer_t* t);
+
+    // Intake -----------------------------------------------------------------------------------
+
+    // Every way out of intake (claimed, rejected, or lost to another process) may end a `once` run.
+    void intake(const std::string& name);
+    void intake_one(const std::string& name);
+
+    // Claims without a job record: a crash came between the claim and the first save, so
+    // nothing was sent. Their files go back to the inbox and are taken (and validated) again.
+    void return_orphans();
+
+    // A manifest that cannot become a job: straight to failed/ with the reason.
+    // `manifest` is the manifest as read, when it parsed.
+    void reject(const Claim& claim, const std::string& name, const std::string& code,
+                const std::string& message, const std::string& hint,
+                const nlohmann::json& manifest = nullptr);
+    void on_reject(const std::string& name, const std::string& reason);
+
+    // Cancel requests: `videodrop cancel NAME` leaves STATE/cancel/NAME.
+    void apply_cancels();
+    static void on_cancel_timer(uv_timer_t* t);
+
+    // [metrics] textfile: rewritten every few seconds and at stop; a failure is logged once.
+    void write_metrics();
+
+    // Ending a `once` run ------------------------------------------------------------------------
+
+    bool busy() const;
+    void count_open();
+    void maybe_finish();
+
+    // Start and stop -----------------------------------------------------------------------------
+
+    tl::expected<void, std::string> start();
+    void stop();
+};
+
+}  // namespace vd

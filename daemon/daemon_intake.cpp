@@ -1,0 +1,249 @@
+// The daemon's inbox side: taking a manifest (validate, claim, fit its image, hand it to the
+// engine), rejecting one, returning claims a crash cut short, cancel requests, the metrics file.
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "config/manifest.hpp"
+#include "daemon/daemon_impl.hpp"
+#include "daemon/delivery.hpp"
+#include "daemon/fsutil.hpp"
+#include "daemon/image_fit.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/refetch.hpp"
+#include "daemon/sha256.hpp"
+#include "daemon/sidecar.hpp"
+
+namespace vd {
+
+using namespace daemon_detail;
+
+// Every way out of intake (claimed, rejected, or lost to another process) may end a `once` run.
+void Daemon::Impl::intake(const std::string& name) {
+    intake_one(name);
+    maybe_finish();
+}
+
+void Daemon::Impl::intake_one(const std::string& name) {
+    if (stopping) return;
+    const std::string path = cfg.paths.inbox + "/" + name;
+    auto spec = read_manifest(path, cfg.paths.inbox, cfg);
+    std::vector<std::string> companions;
+    // An image beside the manifest travels with it into the claim (and on to failed/). One
+    // in a subfolder or behind a symlink may be shared by other manifests: it is copied.
+    std::string image_name;
+    bool copy_image = false;
+    if (spec) {
+        companions = spec->companion_files;
+        if (!spec->image.empty()) {
+            std::string given =
+                spec->image_original.empty() ? base_name(spec->image) : spec->image_original;
+            image_name = base_name(given);
+            struct stat st;
+            std::string beside = cfg.paths.inbox + "/" + given;
+            copy_image = given.find('/') != std::string::npos ||
+                         ::lstat(beside.c_str(), &st) != 0 || !S_ISREG(st.st_mode);
+            if (copy_image)
+                std::erase(companions, image_name);
+            else if (std::find(companions.begin(), companions.end(), image_name) ==
+                     companions.end())
+                companions.push_back(image_name);
+        }
+    }
+    auto claim = store->claim(cfg.paths.inbox, name, companions);
+    watcher->forget(name);
+    if (!claim) {
+        if (claim.error().kind != ClaimError::Kind::taken)
+            spdlog::error("inbox: could not claim {}: {}", name, claim.error().message);
+        return;
+    }
+    if (!spec) {
+        std::string message;
+        for (const auto& p : spec.error())
+            message += (message.empty() ? "" : "; ") + p.format();
+        reject(*claim, name, spec.error().front().code, message,
+               "fix the manifest and drop it into the inbox again");
+        return;
+    }
+    spec->manifest_file = name;
+    spec->companion_files = companions;
+    if (!spec->image.empty()) {
+        std::string original = claim->dir + "/" + image_name;
+        if (copy_image) {
+            std::error_code ec;
+            std::filesystem::copy_file(spec->image, original,
+                                       std::filesystem::copy_options::overwrite_existing, ec);
+            if (ec) {
+                reject(*claim, name, "image_missing",
+                       name + ": image: cannot copy " + spec->image + ": " + ec.message(),
+                       "check that the image exists and is readable", spec->manifest);
+                return;
+            }
+            claim->companions.push_back(image_name);  // goes to failed/ with the manifest
+        }
+        spec->image_original = image_name;
+        auto sha = sha256_file(original);
+        if (!sha) {
+            reject(*claim, name, "image_missing", sha.error(), "drop the image beside the manifest",
+                   spec->manifest);
+            return;
+        }
+        spec->image_sha256 = *sha;
+        std::string fitted = claim->dir + "/.fitted.png";
+        auto fit = fit_image(original, spec->size, spec->image_fit, fitted);
+        if (!fit) {
+            reject(*claim, name, "image_mismatch", name + ": image: " + fit.error(),
+                   "resize the image, or set image_fit = \"cover\" or \"contain\"", spec->manifest);
+            return;
+        }
+        spec->image = fitted;
+    }
+    auto note = read_refetch_note(cfg.paths.state, spec->name);
+    if (note && note->provider == spec->provider) {
+        spec->refetch_video_id = note->video_id;
+        spec->refetch_key_slot = note->key_slot;
+    }
+    after(engine->add(claim->id, std::move(*spec), clock_now()));
+    // The job record holds the video id now; the note has done its work.
+    if (note) remove_refetch_note(cfg.paths.state, note->name);
+}
+
+// Claims without a job record: a crash came between the claim and the first save, so
+// nothing was sent. Their files go back to the inbox and are taken (and validated) again.
+void Daemon::Impl::return_orphans() {
+    for (const auto& id : store->orphan_claims()) {
+        std::vector<std::string> copies;
+        // An image kept in a subfolder of the inbox was copied into the claim: drop the copy.
+        std::string dir = store->claimed_dir(id);
+        for (const auto& name : list_files(dir))
+            if (is_manifest_name(name))
+                if (auto spec = read_manifest(dir + "/" + name, cfg.paths.inbox, cfg);
+                    spec && spec->image_original.find('/') != std::string::npos)
+                    copies.push_back(base_name(spec->image_original));
+        auto moved = store->unclaim(id, cfg.paths.inbox, copies);
+        if (!moved) {
+            spdlog::error(
+                "state: claim {} has no job record and could not go back to the "
+                "inbox: {}",
+                id, moved.error());
+            continue;
+        }
+        std::string names;
+        for (const auto& n : *moved)
+            names += (names.empty() ? "" : ", ") + n;
+        spdlog::warn(
+            "state: claim {} was cut short by a stop before its job was recorded; "
+            "returned to the inbox: {}",
+            id, names.empty() ? "nothing left to return" : names);
+    }
+}
+
+// A manifest that cannot become a job: straight to failed/ with the reason.
+// `manifest` is the manifest as read, when it parsed.
+void Daemon::Impl::reject(const Claim& claim, const std::string& name, const std::string& code,
+                          const std::string& message, const std::string& hint,
+                          const nlohmann::json& manifest) {
+    JobError e = JobError::make("validate", code, message, hint);
+    std::vector<std::string> files{name};
+    for (const auto& c : claim.companions)
+        files.push_back(c);
+    std::string stem = stem_of(name);
+    auto moved =
+        delivery::move_to_failed(cfg.paths, claim.dir, files, stem, make_error(stem, manifest, e));
+    if (!moved) {
+        spdlog::error("inbox: {} could not be moved to {}: {}", name, cfg.paths.failed,
+                      moved.error());
+        return;
+    }
+    (void)store->remove_claim(claim.id);
+    spdlog::warn("inbox: {} rejected -> {}/{}.error.json: {}", name, cfg.paths.failed, *moved,
+                 message);
+    ++counts.failed;
+    if (setup.on_finished) {
+        Job job;
+        job.id = claim.id;
+        job.spec.name = stem;
+        job.state = State::failed;
+        job.error = e;
+        setup.on_finished(job);
+    }
+}
+
+void Daemon::Impl::on_reject(const std::string& name, const std::string& reason) {
+    if (stopping) return;
+    auto claim = store->claim(cfg.paths.inbox, name, {});
+    watcher->forget(name);
+    if (!claim) {
+        if (claim.error().kind != ClaimError::Kind::taken)
+            spdlog::error("inbox: could not claim {}: {}", name, claim.error().message);
+        maybe_finish();
+        return;
+    }
+    reject(*claim, name, "rejected", name + ": " + reason,
+           "drop a regular file (no symlink) with a valid name and size");
+    maybe_finish();
+}
+
+// Cancel requests: `videodrop cancel NAME` leaves STATE/cancel/NAME.
+void Daemon::Impl::apply_cancels() {
+    std::string dir = cfg.paths.state + "/cancel";
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d))
+        if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+    ::closedir(d);
+    for (const auto& name : names) {
+        std::vector<std::string> ids;
+        for (const auto& [id, job] : engine->jobs())
+            if (job.spec.name == name && !is_terminal(job.state)) ids.push_back(id);
+        for (const auto& id : ids) {
+            spdlog::info("job={} cancelled by request", name);
+            after(engine->cancel(id, clock_now()));
+        }
+        ::unlink((dir + "/" + name).c_str());
+    }
+}
+
+void Daemon::Impl::on_cancel_timer(uv_timer_t* t) {
+    auto* self = static_cast<Impl*>(t->data);
+    self->apply_cancels();
+    if (++self->ticks % kMetricsEvery == 0) self->write_metrics();
+}
+
+// [metrics] textfile: rewritten every few seconds and at stop; a failure is logged once.
+void Daemon::Impl::write_metrics() {
+    if (cfg.metrics_textfile.empty() || !engine) return;
+    MetricsSnapshot m;
+    for (int s = 0; s <= static_cast<int>(State::cancelled); ++s)
+        m.jobs_by_state[std::string(to_string(static_cast<State>(s)))] = 0;
+    for (const auto& [id, job] : engine->jobs())
+        ++m.jobs_by_state[std::string(to_string(job.state))];
+    m.delivered = counts.delivered;
+    m.failed = counts.failed;
+    TimePoint now = clock_now();
+    m.spend_today_usd = engine->ledger().on_day(now);
+    m.spend_total_usd = engine->ledger().total();
+    for (const auto& [name, keys] : engine->scheduler().keys()) {
+        m.provider_paused[name] = engine->scheduler().paused(name);
+        int64_t sent = 0;
+        for (const auto& k : keys)
+            sent += k.creates_sent;
+        m.creates_sent[name] = sent;
+    }
+    m.updated_unix_seconds = double(to_ms(now)) / 1000.0;
+    auto written = fs::write_atomic(cfg.metrics_textfile, format_metrics(m));
+    if (!written && !metrics_warned) {
+        spdlog::warn("metrics: {} (the daemon carries on without them)", written.error());
+        metrics_warned = true;
+    } else if (written) {
+        metrics_warned = false;
+    }
+}
+
+}  // namespace vd

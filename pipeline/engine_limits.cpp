@@ -1,0 +1,119 @@
+// Limits, budget, credentials and deadlines: what may not happen now, or ever.
+#include "pipeline/engine.hpp"
+
+#include <algorithm>
+
+#include "pipeline/engine_util.hpp"
+
+namespace vd {
+
+using namespace engine_detail;
+
+namespace {
+constexpr Millis kCredentialCheck{60 * 1000};
+}  // namespace
+
+std::optional<JobError> Engine::never_affordable(const Job& job, TimePoint now) const {
+    (void)now;
+    if (job.charged) return std::nullopt;
+    // Reservations of creates whose outcome is still open may come back; everything else in
+    // the ledger is spent for good.
+    double refundable = 0;
+    for (const auto& [id, other] : jobs_)
+        if (other.charged && (other.state == State::submitting ||
+                              other.state == State::reconciling || other.state == State::waiting))
+            refundable += other.cost_usd;
+    auto why = ledger_.never_fits(job.cost_usd, refundable, settings_.budget);
+    if (!why) return std::nullopt;
+    return JobError::make("budget", "over_budget", *why,
+                          "lower the job's seconds or model, or raise the cap in [budget]");
+}
+
+void Engine::save_limits(TimePoint now, Commands& out) {
+    out.push_back(SaveLimits{sched_.snapshot(now)});
+}
+
+void Engine::pause_provider(Job* job, const std::string& name, int slot, const std::string& why,
+                            TimePoint now, Commands& out) {
+    const KeyState* k = sched_.key(name, slot);
+    if (k && !k->paused)
+        out.push_back(log(Log::error, "provider " + name + " key #" + std::to_string(slot + 1) +
+                                          ": " + why +
+                                          "; submits paused, jobs stay queued, credentials "
+                                          "checked again every " +
+                                          seconds_text(kCredentialCheck)));
+    sched_.pause(name, slot, why, now + kCredentialCheck);
+    save_limits(now, out);
+    if (job) job->next_action = now + kCredentialCheck;
+}
+
+// A remix keeps its source's duration and size, which a manifest naming a bare video id cannot
+// know: the provider's answer says, and verification and the charge follow it.
+void Engine::on_check(const std::string& target, const HttpResult& r, TimePoint now,
+                      Commands& out) {
+    checking_.erase(target);
+    auto hash = target.rfind('#');
+    std::string name = target.substr(1, hash - 1);
+    int slot = std::stoi(target.substr(hash + 1));
+    auto c = protocol::classify(r, false, now);
+    if (c.cls == protocol::ErrorClass::ok) {
+        sched_.resume(name, slot);
+        save_limits(now, out);
+        out.push_back(log(Log::info, "provider " + name + " key #" + std::to_string(slot + 1) +
+                                         ": credentials work again; submits resume"));
+        for (auto& [id, job] : jobs_)
+            if (job.spec.provider == name && !is_terminal(job.state) && job.next_action > now)
+                job.next_action = now;
+    } else {
+        sched_.pause(name, slot, sched_.key(name, slot)->pause_reason, now + kCredentialCheck);
+    }
+}
+
+void Engine::enforce_deadline(Job& job, TimePoint now, Commands& out) {
+    if (!is_submitted(job) || is_terminal(job.state) || job.state == State::delivering) return;
+    if (job.first_submit + settings_.polling.job_timeout > now) return;
+    // An answer on the wire comes back by itself (requests have their own timeouts).
+    if (job.awaiting && (job.state == State::submitting || job.state == State::verifying)) return;
+    std::string limit = seconds_text(settings_.polling.job_timeout);
+    switch (job.state) {
+        case State::downloading:
+        case State::verifying:
+            fail_download(job,
+                          JobError::make("download", "timeout",
+                                         "the video was not fetched and verified within "
+                                         "polling.job_timeout (" +
+                                             limit + ") of the first create"),
+                          out);
+            return;
+        case State::queued:
+        case State::in_progress: {
+            JobError e =
+                JobError::make("generate", "timeout",
+                               "no result " + limit +
+                                   " after the first create (last "
+                                   "status '" +
+                                   job.status_word + "', " + std::to_string(job.progress) + "%)");
+            e.retryable = true;
+            e.video_id = job.video_id;
+            fail(job, std::move(e), out);
+            return;
+        }
+        default:
+            break;
+    }
+    if (job.charged) {  // reconciling, or about to create again after a lost answer
+        fail(job,
+             ambiguous_create(job, "was not found within polling.job_timeout (" + limit + ")", {}),
+             out);
+        return;
+    }
+    JobError e =
+        JobError::make("submit", "timeout",
+                       "the provider did not accept the create within "
+                       "polling.job_timeout (" +
+                           limit + "); " + std::to_string(job.submit_attempts) + " attempt(s)");
+    e.retryable = true;
+    fail(job, std::move(e), out);
+}
+
+}  // namespace vd
