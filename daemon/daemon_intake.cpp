@@ -104,7 +104,7 @@ void Daemon::Impl::intake_one(const std::string& name) {
         spec->image = fitted;
     }
     auto note = read_refetch_note(cfg.paths.state, spec->name);
-    if (note && note->provider == spec->provider) {
+    if (note && note->provider == spec->provider && note->prompt == spec->prompt) {
         spec->refetch_video_id = note->video_id;
         spec->refetch_key_slot = note->key_slot;
     }

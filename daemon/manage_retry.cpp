@@ -86,6 +86,7 @@ std::optional<RefetchNote> refetch_note_of(const std::string& name, const json& 
     note.provider = m["provider"].get<std::string>();
     note.video_id = e["video_id"].get<std::string>();
     note.key_slot = e.value("key_slot", 0);
+    note.prompt = m.value("prompt", "");
     return note;
 }
 

@@ -15,6 +15,7 @@ struct RefetchNote {
     std::string provider;
     std::string video_id;
     int key_slot = 0;
+    std::string prompt;  // the job's prompt: a note applies only to the same job again
 };
 
 tl::expected<void, std::string> write_refetch_note(const std::string& state_dir,

@@ -1,7 +1,6 @@
 #include "pipeline/types.hpp"
 
 #include <charconv>
-#include <cstdio>
 
 namespace vd {
 
@@ -11,12 +10,15 @@ std::string iso8601_utc(TimePoint t) {
     auto day = floor<days>(t);
     year_month_day ymd{day};
     hh_mm_ss<Millis> tod{t - day};
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", int(ymd.year()),
-                  unsigned(ymd.month()), unsigned(ymd.day()), int(tod.hours().count()),
-                  int(tod.minutes().count()), int(tod.seconds().count()),
-                  int(tod.subseconds().count()));
-    return buf;
+    auto digits = [](long long v, int width) {
+        std::string s = std::to_string(v < 0 ? -v : v);
+        if (static_cast<int>(s.size()) < width) s.insert(0, width - s.size(), '0');
+        return v < 0 ? "-" + s : s;
+    };
+    return digits(int(ymd.year()), 4) + "-" + digits(unsigned(ymd.month()), 2) + "-" +
+           digits(unsigned(ymd.day()), 2) + "T" + digits(tod.hours().count(), 2) + ":" +
+           digits(tod.minutes().count(), 2) + ":" + digits(tod.seconds().count(), 2) + "." +
+           digits(tod.subseconds().count(), 3) + "Z";
 }
 
 std::string to_string(Size s) {

@@ -213,8 +213,8 @@ TEST_CASE("validate and cost name a manifest no budget can pay for", "[daemon][r
     auto config = home.write(home.config("http://127.0.0.1:9/v1") + "[budget]\nusd_total = 0.03\n");
     home.drop("dear.json", R"({"prompt": "costs $0.05"})");
     for (const char* command : {" validate", " cost"}) {
-        auto r = test::run_shell(std::string(VD_BINARY) + " --config " + config.string() +
-                                 command + " 2>&1");
+        auto r = test::run_shell(std::string(VD_BINARY) + " --config " + config.string() + command +
+                                 " 2>&1");
         INFO(r.output);
         CHECK(r.code == 3);
         CHECK_THAT(r.output, Catch::Contains("dear.json: the estimate $0.05 is more than "
