@@ -30,7 +30,7 @@ std::optional<JobError> Engine::never_affordable(const Job& job, TimePoint now) 
 }
 
 void Engine::save_limits(TimePoint now, Commands& out) {
-    out.push_back(SaveLimits{sched_.snapshot(now)});
+    out.emplace_back(std::in_place_type<SaveLimits>, sched_.snapshot(now));
 }
 
 void Engine::pause_provider(Job* job, const std::string& name, int slot, const std::string& why,
