@@ -215,6 +215,11 @@ tl::expected<void, std::string> Daemon::Impl::start() {
         // A finished job whose inputs are already in failed/ or whose outputs are published
         // needs nothing more.
         if (is_terminal(job.state) && !exists(store->claimed_dir(job.id))) continue;
+        // Published and recorded, then stopped before its claim folder went: finish that.
+        if (job.state == State::delivered) {
+            if (auto r = store->remove_claim(job.id); !r) spdlog::error("state: {}", r.error());
+            continue;
+        }
         jobs.push_back(std::move(job));
     }
     if (!jobs.empty()) spdlog::info("state: resuming {} job(s)", jobs.size());

@@ -191,4 +191,23 @@ TEST_CASE("cancel with no daemon running applies at once", "[daemon][promises]")
     CHECK(spent == Approx(0.05));
 }
 
+TEST_CASE("a delivered job whose claim folder outlived a kill has it removed at the next start",
+          "[daemon][promises]") {
+    // The state kill -9 leaves between recording `delivered` and removing the claim folder.
+    mock::Server server(mock_options());
+    server.start();
+    Spool s;
+    s.drop("done.json", R"({"prompt": "delivered before the kill"})");
+    REQUIRE(drain(s, server.base_url(), "sk-test").delivered == 1);
+    auto jobs = manage::read_jobs((s.root / "state").string());
+    REQUIRE(jobs.size() == 1);
+    fs::path claim = s.root / "state" / "claimed" / jobs[0].id;
+    fs::create_directories(claim);
+    std::ofstream(claim / "done.json") << R"({"prompt": "delivered before the kill"})";
+    drain(s, server.base_url(), "sk-test");
+    CHECK(!fs::exists(claim));
+    CHECK(s.files(s.outbox()) == std::vector<std::string>{"done.json", "done.mp4"});
+    CHECK(server.videos_created() == 1);
+}
+
 }  // namespace vd
