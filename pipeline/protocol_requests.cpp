@@ -1,0 +1,158 @@
+// The reference protocol's requests: create, remix, retrieve, list, content, delete, models.
+#include <string_view>
+
+#include "pipeline/protocol.hpp"
+#include "pipeline/protocol_text.hpp"
+
+namespace vd::protocol {
+
+using namespace text;
+
+namespace {
+
+using nlohmann::json;
+
+std::string base(const ProviderSettings& p) {
+    std::string_view b = p.base_url;
+    while (!b.empty() && b.back() == '/')
+        b.remove_suffix(1);
+    return std::string(b);
+}
+
+std::string video_url(const ProviderSettings& p, const std::string& id) {
+    return base(p) + "/videos/" + encode_path_segment(id);
+}
+
+HttpRequest request(const ProviderSettings& p, std::string method, std::string url, int slot) {
+    HttpRequest r;
+    r.method = std::move(method);
+    r.url = std::move(url);
+    r.provider = p.name;
+    r.key_slot = slot;
+    r.authenticated = true;
+    r.side_effects = r.method != "GET" && r.method != "HEAD";
+    return r;
+}
+
+void set_json_body(HttpRequest& r, const json& body) {
+    r.headers.emplace_back("Content-Type", "application/json");
+    r.body = body.dump();
+}
+
+std::string image_content_type(std::string_view path) {
+    auto dot = path.rfind('.');
+    std::string ext = dot == std::string_view::npos ? "" : to_lower(path.substr(dot));
+    if (ext == ".png") return "image/png";
+    if (ext == ".jpg" || ext == ".jpeg") return "image/jpeg";
+    if (ext == ".webp") return "image/webp";
+    return "application/octet-stream";
+}
+
+bool is_unreserved(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+}  // namespace
+
+std::string encode_path_segment(std::string_view id) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(id.size());
+    for (char c : id) {
+        if (is_unreserved(c)) {
+            out += c;
+        } else {
+            auto b = static_cast<unsigned char>(c);
+            out += '%';
+            out += kHex[b >> 4];
+            out += kHex[b & 0xF];
+        }
+    }
+    return out;
+}
+
+HttpRequest build_create(const ProviderSettings& p, const JobSpec& job, int slot) {
+    HttpRequest r = request(p, "POST", base(p) + "/videos", slot);
+    const Dialect& d = p.dialect;
+    bool has_image = !job.image.empty();
+    // A file cannot travel in a JSON body (JSON wants an image URL or file id), so a job with a
+    // reference image goes as multipart whatever the dialect prefers.
+    bool multipart = d.encoding == CreateEncoding::multipart || has_image;
+
+    if (multipart) {
+        auto field = [&](std::string name, std::string value) {
+            r.form.push_back(FormPart{std::move(name), std::move(value), "", ""});
+        };
+        field("prompt", job.prompt);
+        if (!job.model.empty()) field("model", job.model);
+        field(d.duration == DurationField::duration_int ? "duration" : "seconds",
+              std::to_string(job.seconds));
+        if (d.size == SizeField::width_height) {
+            field("width", std::to_string(job.size.width));
+            field("height", std::to_string(job.size.height));
+        } else {
+            field("size", to_string(job.size));
+        }
+        if (has_image)
+            r.form.push_back(
+                FormPart{"input_reference", "", job.image, image_content_type(job.image)});
+        return r;
+    }
+
+    json body = json::object();
+    body["prompt"] = job.prompt;
+    if (!job.model.empty()) body["model"] = job.model;
+    switch (d.duration) {
+        case DurationField::seconds_string:
+            body["seconds"] = std::to_string(job.seconds);
+            break;
+        case DurationField::seconds_int:
+            body["seconds"] = job.seconds;
+            break;
+        case DurationField::duration_int:
+            body["duration"] = job.seconds;
+            break;
+    }
+    if (d.size == SizeField::width_height) {
+        body["width"] = job.size.width;
+        body["height"] = job.size.height;
+    } else {
+        body["size"] = to_string(job.size);
+    }
+    set_json_body(r, body);
+    return r;
+}
+
+HttpRequest build_remix(const ProviderSettings& p, const JobSpec& job, int slot) {
+    HttpRequest r = request(p, "POST", video_url(p, job.remix_of) + "/remix", slot);
+    set_json_body(r, json{{"prompt", job.prompt}});
+    return r;
+}
+
+HttpRequest build_retrieve(const ProviderSettings& p, const std::string& video_id, int slot) {
+    return request(p, "GET", video_url(p, video_id), slot);
+}
+
+HttpRequest build_list(const ProviderSettings& p, int limit, const std::string& after, int slot) {
+    std::string url = base(p) + "/videos?limit=" + std::to_string(limit) + "&order=desc";
+    if (!after.empty()) url += "&after=" + encode_path_segment(after);
+    return request(p, "GET", std::move(url), slot);
+}
+
+HttpRequest build_content(const ProviderSettings& p, const std::string& video_id,
+                          const std::string& variant, int slot) {
+    std::string v = variant.empty() ? "video" : variant;
+    return request(p, "GET", video_url(p, video_id) + "/content?variant=" + encode_path_segment(v),
+                   slot);
+}
+
+HttpRequest build_delete(const ProviderSettings& p, const std::string& video_id, int slot) {
+    return request(p, "DELETE", video_url(p, video_id), slot);
+}
+
+HttpRequest build_models(const ProviderSettings& p, int slot) {
+    return request(p, "GET", base(p) + "/models", slot);
+}
+
+}  // namespace vd::protocol
