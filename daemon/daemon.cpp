@@ -11,19 +11,15 @@
 
 #include <spdlog/spdlog.h>
 
-#include "config/manifest.hpp"
 #include "daemon/daemon_impl.hpp"
 #include "daemon/delivery.hpp"
 #include "daemon/fail_job.hpp"
 #include "daemon/fsutil.hpp"
 #include "daemon/http_client.hpp"
-#include "daemon/image_fit.hpp"
 #include "daemon/inbox_watcher.hpp"
 #include "daemon/job_store.hpp"
 #include "daemon/media_probe.hpp"
 #include "daemon/metrics.hpp"
-#include "daemon/refetch.hpp"
-#include "daemon/sha256.hpp"
 #include "daemon/sidecar.hpp"
 #include "pipeline/engine.hpp"
 

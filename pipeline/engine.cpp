@@ -132,7 +132,7 @@ Commands Engine::add(const std::string& id, JobSpec spec, TimePoint now) {
         out.push_back(Persist{stored});
         return out;
     }
-    if (auto e = never_affordable(stored, now)) {
+    if (auto e = never_affordable(stored)) {
         fail(stored, std::move(*e), out);
         return out;
     }
@@ -261,7 +261,7 @@ Commands Engine::tick(TimePoint now) {
     std::map<std::string, Scheduler::Decision> blocked;
     for (Job* job : candidates) {
         if (!provider_or_fail(*job, out)) continue;
-        if (auto e = never_affordable(*job, now)) {
+        if (auto e = never_affordable(*job)) {
             fail(*job, std::move(*e), out);
             continue;
         }

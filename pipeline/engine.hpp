@@ -106,7 +106,7 @@ class Engine {
     // configuration.
     const ProviderSettings* provider_or_fail(Job& job, Commands& out);
     // Why this job's cost can never be spent under the caps (nullopt when it may some day).
-    std::optional<JobError> never_affordable(const Job& job, TimePoint now) const;
+    std::optional<JobError> never_affordable(const Job& job) const;
     void save_limits(TimePoint now, Commands& out);
     static JobError ambiguous_create(const Job& job, const std::string& what, const HttpResult& r);
     void fail_download(Job& job, JobError error, Commands& out);

@@ -13,8 +13,7 @@ namespace {
 constexpr Millis kCredentialCheck{60 * 1000};
 }  // namespace
 
-std::optional<JobError> Engine::never_affordable(const Job& job, TimePoint now) const {
-    (void)now;
+std::optional<JobError> Engine::never_affordable(const Job& job) const {
     if (job.charged) return std::nullopt;
     // Reservations of creates whose outcome is still open may come back; everything else in
     // the ledger is spent for good.

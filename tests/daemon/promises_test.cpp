@@ -26,10 +26,6 @@ std::map<std::string, int> videos_by_prompt(const mock::Server& server) {
     return out;
 }
 
-Config config_of(const Spool& s, const std::string& base_url, const Tuning& t = {}) {
-    return config_for(s, base_url, t);
-}
-
 }  // namespace
 
 TEST_CASE(
@@ -89,7 +85,7 @@ TEST_CASE(
 
     // The provider still has the video: `retry` fetches it, it does not create a new one.
     server.update([](mock::Options& m) { m.corrupt_rate = 0; });
-    Config cfg = config_of(s, server.base_url(), t);
+    Config cfg = config_for(s, server.base_url(), t);
     REQUIRE(manage::retry(cfg, {"wrecked"}, false) == cli::kOk);
     summary = drain(s, server.base_url(), "sk-test", &rc, t);
     CHECK(rc == 0);
@@ -165,12 +161,12 @@ TEST_CASE("cancel with no daemon running applies at once", "[daemon][promises]")
         DaemonSetup setup;
         Tuning t;
         t.submits_per_minute = 1;
-        setup.config = config_of(s, server.base_url(), t);
+        setup.config = config_for(s, server.base_url(), t);
         setup.keys["mock"] = {"sk-test"};
         setup.mode = RunMode::one_pass;
         run_daemon(std::move(setup), nullptr);
     }
-    Config cfg = config_of(s, server.base_url());
+    Config cfg = config_for(s, server.base_url());
     auto jobs = manage::read_jobs(cfg.paths.state);
     REQUIRE(jobs.size() == 2);
     REQUIRE(server.videos_created() == 1);
