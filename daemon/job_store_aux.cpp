@@ -4,11 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 
+#include "config/manifest.hpp"
 #include "daemon/fsutil.hpp"
 #include "daemon/job_store.hpp"
 
@@ -20,15 +20,6 @@ constexpr size_t kMaxLimitsBytes = 4 * 1024 * 1024;
 bool present(const std::string& path) {
     struct stat st;
     return ::lstat(path.c_str(), &st) == 0;
-}
-
-bool is_image_name(const std::string& name) {
-    auto dot = name.rfind('.');
-    if (dot == std::string::npos) return false;
-    std::string ext = name.substr(dot + 1);
-    std::transform(ext.begin(), ext.end(), ext.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return ext == "png" || ext == "jpg" || ext == "jpeg" || ext == "webp";
 }
 
 }  // namespace
@@ -56,17 +47,17 @@ nlohmann::json JobStore::load_limits(std::string& problem) const {
 tl::expected<std::vector<std::string>, std::string> JobStore::unclaim(
     const std::string& id, const std::string& inbox_dir, const std::vector<std::string>& drop) {
     const std::string dir = claimed_dir(id);
-    std::vector<std::string> images, others;
+    std::vector<std::string> companions, manifests;
     std::error_code ec;
     for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
         std::string name = it->path().filename();
         if (name.starts_with('.')) continue;  // work files (the fitted image)
-        (is_image_name(name) ? images : others).push_back(name);
+        (is_manifest_name(name) ? manifests : companions).push_back(name);
     }
     if (ec) return tl::unexpected("cannot read " + dir + ": " + ec.message());
     std::vector<std::string> moved;
-    // Images first: a manifest back in the inbox finds its image there.
-    for (const auto* group : {&images, &others})
+    // Manifests last: a manifest back in the inbox finds its image there.
+    for (const auto* group : {&companions, &manifests})
         for (const auto& name : *group) {
             std::string from = dir + "/" + name, to = inbox_dir + "/" + name;
             // A copy of an image that lives elsewhere in the inbox, or a name that was dropped
