@@ -112,6 +112,7 @@ void read_polling(const toml::table& t, PollSettings& s, ConfigErrors& errors) {
     read_positive(r, "min_interval", s.min_interval);
     read_positive(r, "max_interval", s.max_interval);
     read_positive(r, "job_timeout", s.job_timeout);
+    read_positive(r, "max_provider_wait", s.max_provider_wait);
     if (s.min_interval > s.max_interval)
         r.error("min_interval", "is longer than max_interval (make min_interval <= max_interval)");
     r.finish();
@@ -133,6 +134,14 @@ void read_verify(const toml::table& t, VerifySettings& s, ConfigErrors& errors) 
         s.level = level == "decode" ? VerifyLevel::decode : VerifyLevel::demux;
     r.read_int("max_download_attempts", s.max_download_attempts, 1, 100);
     read_positive(r, "download_backoff", s.download_backoff);
+    r.finish();
+}
+
+void read_download(const toml::table& t, DownloadSettings& s, ConfigErrors& errors) {
+    TableReader r(t, "download", errors);
+    r.read_number("max_mbit_per_second", s.max_mbit_per_second, 1);
+    r.read_int("min_bytes_per_second", s.min_bytes_per_second, 1, INT64_MAX);
+    read_positive(r, "low_speed_time", s.low_speed_time);
     r.finish();
 }
 
@@ -180,6 +189,7 @@ tl::expected<Config, std::string> parse_config(std::string_view toml, const std:
     if (const auto* t = top.read_table("budget")) read_budget(*t, cfg.budget, errors);
     if (const auto* t = top.read_table("verify")) read_verify(*t, cfg.verify, errors);
     if (const auto* t = top.read_table("reconcile")) read_reconcile(*t, cfg.reconcile, errors);
+    if (const auto* t = top.read_table("download")) read_download(*t, cfg.download, errors);
     if (const auto* t = top.read_table("log")) read_log(*t, cfg.log, errors);
     if (const auto* t = top.read_table("metrics")) read_metrics(*t, cfg.metrics_textfile, errors);
     top.finish();
@@ -232,6 +242,7 @@ Settings Config::settings() const {
     s.budget = budget;
     s.verify = verify;
     s.reconcile = reconcile;
+    s.download = download;
     return s;
 }
 

@@ -39,7 +39,7 @@ struct ProviderConfig {
 };
 
 struct IntakeSettings {
-    Millis settle{250};
+    Millis settle{2000};  // see intake::decide: a renamed-in file older than this goes at once
     Millis rescan{30000};
     int64_t max_image_bytes = 20 * 1024 * 1024;
     int64_t max_manifest_bytes = 1024 * 1024;
@@ -60,6 +60,7 @@ struct Config {
     BudgetSettings budget;
     VerifySettings verify;
     ReconcileSettings reconcile;
+    DownloadSettings download;
     LogSettings log;
     std::string metrics_textfile;
 

@@ -36,8 +36,17 @@ tl::expected<Config, std::string> load_config(const std::string& path) {
     text << in.rdbuf();
     if (!in) return tl::unexpected(path + ": cannot read the config file: " + std::strerror(errno));
 
+    if (text.str().find_first_not_of(" \t\r\n") == std::string::npos)
+        return tl::unexpected(path +
+                              ": the config file is empty; start from videodrop.example.toml "
+                              "(it needs at least a [providers.NAME] table)");
     auto cfg = parse_config(text.str(), path);
     if (!cfg) return cfg;
+    if (cfg->providers.empty())
+        return tl::unexpected(path +
+                              ": no provider is configured, so no job could ever be sent; add a "
+                              "[providers.NAME] table with base_url and its models (see "
+                              "videodrop.example.toml)");
     fs::path base = fs::absolute(path, ec).parent_path();
     for (std::string* p : {&cfg->paths.inbox, &cfg->paths.outbox, &cfg->paths.failed,
                            &cfg->paths.state, &cfg->metrics_textfile})

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "config/manifest_check.hpp"
 #include "config/manifest_fields.hpp"
@@ -54,7 +55,26 @@ std::optional<json> parse_json(const std::string& text, ManifestCheck& check) {
         return std::nullopt;
     }
     try {
-        json m = json::parse(text);
+        // nlohmann keeps the last of two equal keys; a manifest that says a thing twice is
+        // refused instead, naming the key.
+        std::vector<std::set<std::string>> open_objects;
+        std::string duplicate;
+        auto watch = [&](int, json::parse_event_t event, json& parsed) {
+            if (event == json::parse_event_t::object_start) open_objects.emplace_back();
+            if (event == json::parse_event_t::object_end && !open_objects.empty())
+                open_objects.pop_back();
+            if (event == json::parse_event_t::key && !open_objects.empty() &&
+                !open_objects.back().insert(parsed.get<std::string>()).second && duplicate.empty())
+                duplicate = parsed.get<std::string>();
+            return true;
+        };
+        json m = json::parse(text, watch);
+        if (!duplicate.empty()) {
+            check.add(duplicate, "duplicate_key",
+                      "appears twice in one object; keep one (JSON readers disagree on which "
+                      "wins)");
+            return std::nullopt;
+        }
         if (!m.is_object()) {
             check.add("", "wrong_type", "must be a JSON object {\"prompt\": ...}");
             return std::nullopt;

@@ -1,5 +1,7 @@
 #include "config/manifest_fields.hpp"
 
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -96,6 +98,18 @@ void check_prompt(const std::string& field, const std::string& raw, std::string&
     // Prompts from JSON may carry escapes the file-level UTF-8 check couldn't see.
     if (find_invalid_utf8(raw)) return check.add(field, "invalid_utf8", "is not valid UTF-8");
     out = std::string(trim(raw));
+    // A JSON "\u0000" or a raw control byte would reach the provider as it is.
+    for (size_t i = 0; i < out.size(); ++i) {
+        auto b = static_cast<unsigned char>(out[i]);
+        if ((b < 0x20 && b != '\n' && b != '\r' && b != '\t') || b == 0x7f) {
+            char code[8];
+            std::snprintf(code, sizeof code, "U+%04X", b);
+            return check.add(field, "bad_prompt",
+                             "contains the control character " + std::string(code) + " at byte " +
+                                 std::to_string(i + 1) +
+                                 " (remove it; only line breaks and tabs may appear)");
+        }
+    }
     if (out.empty())
         return check.add(field, "missing_prompt", "is empty (write what the video should show)");
     size_t chars = count_code_points(out);
@@ -152,16 +166,15 @@ void check_seconds(const json& m, const Config& cfg, const Target& t, JobSpec& j
     if (check.failed("seconds")) return;
     job.seconds = given.value_or(cfg.defaults.seconds);
     if (!t.model || contains(t.model->seconds, job.seconds)) return;
-    std::string use = "use " + one_of(texts(t.model->seconds));
+    const std::string use = use_hint(texts(t.model->seconds));
     if (given)
-        check.add(
-            "seconds", "bad_seconds",
-            std::to_string(job.seconds) + " is not allowed for " + job.model + " (" + use + ")");
+        check.add("seconds", "bad_seconds",
+                  std::to_string(job.seconds) + " is not allowed for " + job.model + use);
     else
         check.add("seconds", "bad_seconds",
                   "the default " + std::to_string(job.seconds) +
-                      " (defaults.seconds) is not allowed for " + job.model +
-                      " (set seconds: " + use + ")");
+                      " (defaults.seconds) is not allowed for " + job.model + "; set seconds" +
+                      use);
 }
 
 void check_size(const json& m, const Config& cfg, const Target& t, JobSpec& job,
@@ -201,8 +214,7 @@ void check_size(const json& m, const Config& cfg, const Target& t, JobSpec& job,
     if (!t.model || contains(allowed, to_string(job.size))) return;
     if (size_text)
         check.add("size", "bad_size",
-                  to_string(job.size) + " is not allowed for " + job.model + " (use " +
-                      one_of(allowed) + ")");
+                  to_string(job.size) + " is not allowed for " + job.model + use_hint(allowed));
     else
         check.add("size", "bad_size",
                   "the default " + to_string(job.size) + " (defaults.size) is not allowed for " +
@@ -241,6 +253,17 @@ std::optional<std::string> video_id_from_sidecar(const std::string& path, std::s
     return id.get<std::string>();
 }
 
+// What a provider's video id can be: "video_68d7...", base64 ids, "task:..." ids. Never a path
+// that walks ("..", "/x") or anything with spaces.
+bool looks_like_video_id(const std::string& id) {
+    if (id.size() > 200 || id.find("..") != std::string::npos || id.front() == '/' ||
+        id.front() == '.')
+        return false;
+    return std::all_of(id.begin(), id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("._-:+=/", c);
+    });
+}
+
 void check_remix(const json& m, const Config& cfg, JobSpec& job, ManifestCheck& check) {
     auto remix = get_string(m, "remix_of", check);
     if (!remix) return;
@@ -273,6 +296,13 @@ void check_remix(const json& m, const Config& cfg, JobSpec& job, ManifestCheck& 
         if (seconds.is_number_integer()) job.seconds = seconds.get<int>();
         if (size.is_string())
             if (auto parsed = parse_size(size.get<std::string>())) job.size = *parsed;
+    } else if (!looks_like_video_id(id)) {
+        return check.add("remix_of", "bad_remix",
+                         "\"" + id +
+                             "\" is neither a delivered job in the outbox nor a video id (ids "
+                             "are letters, digits and . _ - : + = /, without \"..\"; give the "
+                             "provider's video id or the name of a job in " +
+                             cfg.paths.outbox + ")");
     }
     job.remix_of = id;
 }
@@ -315,8 +345,8 @@ void check_shots(const json& m, const Target& t, ManifestCheck& check) {
             inner.add("seconds", "bad_seconds", "missing");
         else if (seconds && t.model && !contains(t.model->seconds, *seconds))
             inner.add("seconds", "bad_seconds",
-                      std::to_string(*seconds) + " is not allowed for " + t.model->name + " (use " +
-                          one_of(texts(t.model->seconds)) + ")");
+                      std::to_string(*seconds) + " is not allowed for " + t.model->name +
+                          use_hint(texts(t.model->seconds)));
         std::string prompt;
         if (auto p = get_string(shot, "prompt", inner))
             check_prompt("prompt", *p, prompt, inner);

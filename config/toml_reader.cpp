@@ -113,7 +113,7 @@ bool TableReader::read_choice(std::string_view key, std::string& out,
         std::vector<std::string> quoted;
         for (const auto& a : allowed)
             quoted.push_back("\"" + a + "\"");
-        error(key, "\"" + value + "\" is not allowed (use " + one_of(quoted) + ")");
+        error(key, "\"" + value + "\" is not allowed" + use_hint(quoted));
         return false;
     }
     out = value;

@@ -38,12 +38,20 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string>& 
 }
 
 std::string one_of(const std::vector<std::string>& items) {
+    std::vector<std::string> once;
+    for (const auto& i : items)
+        if (std::find(once.begin(), once.end(), i) == once.end()) once.push_back(i);
     std::string out;
-    for (size_t i = 0; i < items.size(); ++i) {
-        if (i > 0) out += i + 1 == items.size() ? " or " : ", ";
-        out += items[i];
+    for (size_t i = 0; i < once.size(); ++i) {
+        if (i > 0) out += i + 1 == once.size() ? " or " : ", ";
+        out += once[i];
     }
     return out;
+}
+
+std::string use_hint(const std::vector<std::string>& items) {
+    if (items.empty()) return " (none is offered: check the provider's models table)";
+    return " (use " + one_of(items) + ")";
 }
 
 std::string_view trim(std::string_view text) {

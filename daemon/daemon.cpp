@@ -71,11 +71,14 @@ void Daemon::Impl::carry_out(const SendHttp& s) {
 
 void Daemon::Impl::carry_out(const Download& d) {
     std::string dest = delivery::tmp_path(cfg.paths, d.job, d.variant);
-    http->download(d.request, dest,
-                   [this, job = d.job, variant = d.variant](HttpResult r, int64_t bytes) {
-                       DownloadResult result{std::move(r), bytes};
-                       after(engine->on_download(job, variant, result, clock_now()));
-                   });
+    DownloadLimits limits{d.max_bytes, d.min_bytes_per_second, d.low_speed_time, d.deadline};
+    http->download(
+        d.request, dest,
+        [this, job = d.job, variant = d.variant](HttpResult r, int64_t bytes) {
+            DownloadResult result{std::move(r), bytes};
+            after(engine->on_download(job, variant, result, clock_now()));
+        },
+        limits);
 }
 
 void Daemon::Impl::carry_out(const Probe& p) {

@@ -120,6 +120,7 @@ struct Daemon::Impl {
     // Every way out of intake (claimed, rejected, or lost to another process) may end a `once` run.
     void intake(const std::string& name);
     void intake_one(const std::string& name);
+    std::vector<std::string> images_of_rejected(const std::string& manifest) const;
 
     // Claims without a job record: a crash came between the claim and the first save, so
     // nothing was sent. Their files go back to the inbox and are taken (and validated) again.

@@ -29,6 +29,29 @@ void Daemon::Impl::intake(const std::string& name) {
     maybe_finish();
 }
 
+// The images a manifest that cannot be read was brought with, so they go to failed/ beside it
+// instead of staying behind: those of its own stem (cat.png for cat.json), and the one its
+// "image" key names when the text is at least JSON.
+std::vector<std::string> Daemon::Impl::images_of_rejected(const std::string& manifest) const {
+    std::vector<std::string> out;
+    const std::string stem = stem_of(manifest);
+    for (const char* ext : {".png", ".jpg", ".jpeg", ".webp", ".PNG", ".JPG", ".JPEG", ".WEBP"}) {
+        struct stat st;
+        const std::string file = stem + ext;
+        if (::lstat((cfg.paths.inbox + "/" + file).c_str(), &st) == 0 && S_ISREG(st.st_mode))
+            out.push_back(file);
+    }
+    auto text = fs::read_file(cfg.paths.inbox + "/" + manifest, 1u << 20);
+    auto j = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+    if (j.is_object() && j.contains("image") && j["image"].is_string()) {
+        std::string image = j["image"].get<std::string>();
+        if (!image.empty() && image.find('/') == std::string::npos && image != manifest &&
+            intake::is_image_name(image) && std::find(out.begin(), out.end(), image) == out.end())
+            out.push_back(image);
+    }
+    return out;
+}
+
 void Daemon::Impl::intake_one(const std::string& name) {
     if (stopping) return;
     const std::string path = cfg.paths.inbox + "/" + name;
@@ -55,6 +78,7 @@ void Daemon::Impl::intake_one(const std::string& name) {
                 companions.push_back(image_name);
         }
     }
+    if (!spec) companions = images_of_rejected(name);
     auto claim = store->claim(cfg.paths.inbox, name, companions);
     watcher->forget(name);
     if (!claim) {

@@ -53,9 +53,13 @@ bool same_content(const std::string& a, const std::string& b) {
     return ha && hb && *ha == *hb;
 }
 
-tl::expected<void, std::string> fsync_file(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+// Gives a finished download its published mode and group, and makes it durable.
+tl::expected<void, std::string> finish_file(const std::string& path, fs::FileMode mode) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return tl::unexpected("cannot open " + path + ": " + why(errno));
+    if (mode.group != static_cast<gid_t>(-1))
+        (void)::fchown(fd, static_cast<uid_t>(-1), mode.group);
+    (void)::fchmod(fd, mode.mode);
     int rc = ::fsync(fd), err = errno;
     ::close(fd);
     if (rc != 0) return tl::unexpected("cannot fsync " + path + ": " + why(err));
@@ -63,7 +67,8 @@ tl::expected<void, std::string> fsync_file(const std::string& path) {
 }
 
 // Copies a file (or symlink) into `staging` durably, for moves between filesystems.
-tl::expected<void, std::string> copy_to(const std::string& from, const std::string& staging) {
+tl::expected<void, std::string> copy_to(const std::string& from, const std::string& staging,
+                                        fs::FileMode mode) {
     struct stat st {};
     if (::lstat(from.c_str(), &st) != 0)
         return tl::unexpected("cannot read " + from + ": " + why(errno));
@@ -77,14 +82,14 @@ tl::expected<void, std::string> copy_to(const std::string& from, const std::stri
         return {};
     }
     // Streamed: a rejected input may be a 2 GB file.
-    int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+    int in = ::open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (in < 0) return tl::unexpected("cannot read " + from + ": " + why(errno));
-    int out = ::open(staging.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-    if (out < 0) {
-        int err = errno;
+    auto created = fs::create_new(staging, mode);
+    if (!created) {
         ::close(in);
-        return tl::unexpected("cannot create " + staging + ": " + why(err));
+        return tl::unexpected(created.error());
     }
+    int out = *created;
     std::vector<char> buf(1 << 20);
     int err = 0;
     for (;;) {
@@ -115,10 +120,10 @@ tl::expected<void, std::string> copy_to(const std::string& from, const std::stri
 // Moves `from` to `to` without replacing anything. When `to` already holds the same bytes (a move
 // interrupted after the link or copy), the source is dropped. `staging` is for the copy fallback.
 tl::expected<void, std::string> place(const std::string& from, const std::string& to,
-                                      const std::string& staging) {
+                                      const std::string& staging, fs::FileMode mode) {
     int err = rename_noreplace(from, to);
     if (err == EXDEV) {
-        if (auto c = copy_to(from, staging); !c) return c;
+        if (auto c = copy_to(from, staging, mode); !c) return c;
         err = rename_noreplace(staging, to);
         if (err == 0) {
             if (::unlink(from.c_str()) != 0)
@@ -137,13 +142,24 @@ tl::expected<void, std::string> place(const std::string& from, const std::string
     return {};
 }
 
+// Whether `path` is a plain file of ours: what is published is never a symlink or a file
+// someone else put there.
+bool our_regular_file(const std::string& path) {
+    struct stat st {};
+    return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid();
+}
+
 // Puts one downloaded file into the outbox, or checks that an earlier run already did.
 tl::expected<void, std::string> publish_file(const std::string& tmp, const std::string& dest,
-                                             const std::string& sha256) {
+                                             const std::string& sha256, fs::FileMode mode) {
     if (exists(tmp)) {
+        if (!our_regular_file(tmp))
+            return tl::unexpected(tmp +
+                                  " is not the file videodrop downloaded (a symlink or "
+                                  "another user's file); it is not published");
         // The download may not have been fsynced; what appears in the outbox must be.
-        if (auto f = fsync_file(tmp); !f) return f;
-        return place(tmp, dest, tmp + ".copy");
+        if (auto f = finish_file(tmp, mode); !f) return f;
+        return place(tmp, dest, tmp + ".copy", mode);
     }
     if (!exists(dest))
         return tl::unexpected("the download " + tmp + " is missing; it must be downloaded again");
@@ -170,8 +186,9 @@ tl::expected<void, std::string> publish_sidecar(const Paths& paths, const Job& j
         return tl::unexpected(dest + " already exists and is not this job's sidecar; move it away");
     }
     const std::string tmp = paths.outbox + "/.tmp/" + job.id + ".sidecar.json";
-    if (auto w = fs::write_atomic(tmp, sidecar.dump(2) + "\n"); !w) return w;
-    if (auto p = place(tmp, dest, tmp + ".copy"); !p) return p;
+    const fs::FileMode mode = fs::mode_for_folder(paths.outbox);
+    if (auto w = fs::write_atomic(tmp, sidecar.dump(2) + "\n", mode); !w) return w;
+    if (auto p = place(tmp, dest, tmp + ".copy", mode); !p) return p;
     return fs::fsync_dir(paths.outbox);
 }
 
@@ -234,8 +251,17 @@ tl::expected<json, std::string> plan_failed(const Paths& paths, const std::strin
 }  // namespace
 
 tl::expected<void, std::string> prepare(const Paths& paths) {
-    for (const auto& d : {paths.outbox + "/.tmp", paths.failed + "/.tmp"})
+    for (const auto& d : {paths.outbox, paths.failed})
         if (auto r = fs::make_dirs(d); !r) return r;
+    // Others may write to outbox/ and failed/; nobody but us may write where files are made.
+    // A symlink put in the folder's place is removed (unlink does not follow it) and the
+    // folder made again.
+    for (const auto& d : {paths.outbox + "/.tmp", paths.failed + "/.tmp"}) {
+        struct stat st {};
+        if (::lstat(d.c_str(), &st) == 0 && S_ISLNK(st.st_mode) && ::unlink(d.c_str()) != 0)
+            return tl::unexpected("cannot remove the symlink " + d + ": " + why(errno));
+        if (auto r = fs::private_dir(d); !r) return r;
+    }
     return {};
 }
 
@@ -278,14 +304,15 @@ tl::expected<std::string, std::string> publish(const Paths& paths, const Job& jo
         return tl::unexpected("the sidecar of job " + job.id + " is not made for " + stem);
     if (auto r = prepare(paths); !r) return tl::unexpected(r.error());
 
+    const fs::FileMode mode = fs::mode_for_folder(paths.outbox);
     for (const auto& v : job.variants_done) {
         if (v == "video") continue;
-        auto r =
-            publish_file(tmp_path(paths, job.id, v), paths.outbox + "/" + output_file(stem, v), "");
+        auto r = publish_file(tmp_path(paths, job.id, v), paths.outbox + "/" + output_file(stem, v),
+                              "", mode);
         if (!r) return tl::unexpected(r.error());
     }
     auto r = publish_file(tmp_path(paths, job.id, "video"),
-                          paths.outbox + "/" + output_file(stem, "video"), job.media.sha256);
+                          paths.outbox + "/" + output_file(stem, "video"), job.media.sha256, mode);
     if (!r) return tl::unexpected(r.error());
     // The video must be durable in the outbox before the sidecar can say it is complete.
     if (auto s = fs::fsync_dir(paths.outbox); !s) return tl::unexpected(s.error());
@@ -305,12 +332,13 @@ tl::expected<std::string, std::string> move_to_failed(const Paths& paths,
     auto plan = plan_failed(paths, claimed_dir, files, sanitize(name));
     if (!plan) return tl::unexpected(plan.error());
     const std::string stem = (*plan)["stem"].get<std::string>();
+    const fs::FileMode mode = fs::mode_for_folder(paths.failed);
 
     for (const auto& [target, original] : (*plan)["files"].items()) {
         const std::string from = claimed_dir + "/" + original.get<std::string>();
         if (!exists(from)) continue;  // moved by an earlier, interrupted run
-        auto r =
-            place(from, paths.failed + "/" + target, paths.failed + "/.tmp/" + target + ".copy");
+        auto r = place(from, paths.failed + "/" + target,
+                       paths.failed + "/.tmp/" + target + ".copy", mode);
         if (!r) return tl::unexpected(r.error());
     }
     if (auto s = fs::fsync_dir(paths.failed); !s) return tl::unexpected(s.error());
@@ -322,8 +350,9 @@ tl::expected<std::string, std::string> move_to_failed(const Paths& paths,
     error["name"] = stem;
     error["files"] = (*plan)["files"];
     const std::string tmp = paths.failed + "/.tmp/" + stem + ".error.json";
-    if (auto w = fs::write_atomic(tmp, error.dump(2) + "\n"); !w) return tl::unexpected(w.error());
-    if (auto p = place(tmp, dest, tmp + ".copy"); !p) return tl::unexpected(p.error());
+    if (auto w = fs::write_atomic(tmp, error.dump(2) + "\n", mode); !w)
+        return tl::unexpected(w.error());
+    if (auto p = place(tmp, dest, tmp + ".copy", mode); !p) return tl::unexpected(p.error());
     if (auto s = fs::fsync_dir(paths.failed); !s) return tl::unexpected(s.error());
     return stem;
 }

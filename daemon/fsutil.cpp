@@ -1,6 +1,7 @@
 #include "daemon/fsutil.hpp"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,12 +50,60 @@ tl::expected<void, std::string> write_all(int fd, std::string_view data, const s
 
 }  // namespace
 
-tl::expected<void, std::string> write_atomic(const std::string& path, std::string_view data) {
-    const std::string tmp = path + ".tmp";
-    Fd f{::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644)};
-    if (f.fd < 0)
-        return tl::unexpected("cannot create " + tmp + ": " + why(errno) +
-                              " (check that the folder exists and is writable)");
+FileMode mode_for_folder(const std::string& dir) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return {};
+    FileMode m;
+    m.mode = (st.st_mode & 0666) | 0600;
+    m.group = st.st_gid;
+    return m;
+}
+
+tl::expected<int, std::string> create_new(const std::string& path, FileMode mode) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+        return tl::unexpected("cannot replace " + path + ": " + why(errno) +
+                              " (check the folder's permissions)");
+    int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return tl::unexpected("cannot create " + path + ": " + why(errno) +
+                              (errno == EEXIST
+                                   ? " (something else created it at the same moment)"
+                                   : " (check that the folder exists and is writable)"));
+    // Group first: changing it may clear set-id bits, and the mode is set last.
+    if (mode.group != static_cast<gid_t>(-1))
+        (void)::fchown(fd, static_cast<uid_t>(-1), mode.group);
+    if (::fchmod(fd, mode.mode) != 0) {
+        int err = errno;
+        ::close(fd);
+        ::unlink(path.c_str());
+        return tl::unexpected("cannot set the mode of " + path + ": " + why(err));
+    }
+    return fd;
+}
+
+std::string random_hex(size_t n) {
+    std::string bytes(n, '\0');
+    for (size_t got = 0; got < n;) {
+        ssize_t r = ::getrandom(bytes.data() + got, n - got, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;  // cannot happen on Linux >= 3.17 once the pool is ready
+        got += static_cast<size_t>(r);
+    }
+    static const char* digits = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : bytes) {
+        out += digits[c >> 4];
+        out += digits[c & 15];
+    }
+    return out;
+}
+
+tl::expected<void, std::string> write_atomic(const std::string& path, std::string_view data,
+                                             FileMode mode) {
+    const std::string tmp = path + "." + random_hex(6) + ".tmp";
+    auto created = create_new(tmp, mode);
+    if (!created) return tl::unexpected(created.error());
+    Fd f{*created};
     auto fail = [&](std::string msg) -> tl::expected<void, std::string> {
         if (f.fd >= 0) ::close(f.release());
         ::unlink(tmp.c_str());
@@ -112,14 +161,14 @@ tl::expected<void, std::string> fsync_dir(const std::string& dir) {
     return {};
 }
 
-tl::expected<void, std::string> make_dirs(const std::string& dir) {
+tl::expected<void, std::string> make_dirs(const std::string& dir, mode_t mode) {
     if (dir.empty()) return tl::unexpected(std::string("make_dirs: empty folder name"));
     // Walk the prefixes so each new folder's parent can be fsynced: a created folder must survive
     // a crash as much as the files later placed in it.
     for (size_t pos = 1; pos <= dir.size(); ++pos) {
         if (pos != dir.size() && dir[pos] != '/') continue;
         const std::string prefix = dir.substr(0, pos);
-        if (::mkdir(prefix.c_str(), 0755) == 0) {
+        if (::mkdir(prefix.c_str(), mode) == 0) {
             if (auto r = fsync_dir(parent_of(prefix)); !r) return r;
             continue;
         }
@@ -130,6 +179,28 @@ tl::expected<void, std::string> make_dirs(const std::string& dir) {
         if (::stat(prefix.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
             return tl::unexpected(prefix + " exists but is not a folder; move it away");
     }
+    return {};
+}
+
+tl::expected<void, std::string> private_dir(const std::string& dir) {
+    struct stat st {};
+    if (::lstat(dir.c_str(), &st) != 0) {
+        if (errno != ENOENT) return tl::unexpected("cannot read " + dir + ": " + why(errno));
+        if (auto r = make_dirs(dir, 0700); !r) return r;
+        if (::lstat(dir.c_str(), &st) != 0)
+            return tl::unexpected("cannot read " + dir + ": " + why(errno));
+    }
+    if (S_ISLNK(st.st_mode))
+        return tl::unexpected(dir + " is a symlink; it must be a real folder (remove the link)");
+    if (!S_ISDIR(st.st_mode))
+        return tl::unexpected(dir + " exists but is not a folder; move it away");
+    if (st.st_uid != ::geteuid())
+        return tl::unexpected(dir + " belongs to user " + std::to_string(st.st_uid) +
+                              ", not to this one (" + std::to_string(::geteuid()) +
+                              "); remove it so it can be made again");
+    // mkdir(2) applies the umask, and a folder from an older version may be 0755.
+    if ((st.st_mode & 07777) != 0700 && ::chmod(dir.c_str(), 0700) != 0)
+        return tl::unexpected("cannot make " + dir + " private (chmod 0700): " + why(errno));
     return {};
 }
 

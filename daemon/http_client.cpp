@@ -1,5 +1,7 @@
 #include "daemon/http_client.hpp"
+#include "daemon/fsutil.hpp"
 #include "daemon/http_transfer.hpp"
+#include "daemon/redact.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -48,7 +50,8 @@ void delete_handle(uv_handle_t* h) {
 
 HttpClient::HttpClient(uv_loop_t* loop, std::map<std::string, ProviderEndpoint> endpoints,
                        HttpClientOptions options)
-    : loop_(loop), endpoints_(std::move(endpoints)), options_(options) {
+    : loop_(loop), options_(options) {
+    set_endpoints(std::move(endpoints));
     multi_ = curl_multi_init();
     if (!multi_) throw std::runtime_error("curl_multi_init failed");
     curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &HttpClient::on_socket);
@@ -70,6 +73,11 @@ HttpClient::~HttpClient() {
 
 void HttpClient::set_endpoints(std::map<std::string, ProviderEndpoint> endpoints) {
     endpoints_ = std::move(endpoints);
+    // Keys replaced by a reload stay secret: transfers may still carry them.
+    for (const auto& [name, e] : endpoints_)
+        for (const auto& k : e.keys)
+            if (std::find(secrets_.begin(), secrets_.end(), k) == secrets_.end())
+                secrets_.push_back(k);
 }
 
 uint64_t HttpClient::send(const HttpRequest& req, Done done) {
@@ -79,9 +87,11 @@ uint64_t HttpClient::send(const HttpRequest& req, Done done) {
     return start(std::move(t), req);
 }
 
-uint64_t HttpClient::download(const HttpRequest& req, std::string dest_path, DownloadDone done) {
+uint64_t HttpClient::download(const HttpRequest& req, std::string dest_path, DownloadDone done,
+                              DownloadLimits limits) {
     auto t = std::make_unique<Transfer>();
     t->is_download = true;
+    t->limits = limits;
     t->download_done = std::move(done);
     t->body_limit = options_.max_download_body_copy;
     t->dest = std::move(dest_path);
@@ -114,9 +124,10 @@ uint64_t HttpClient::start(std::unique_ptr<Transfer> t, const HttpRequest& req) 
 
 std::string HttpClient::prepare(Transfer& t, const HttpRequest& req) const {
     if (t.is_download) {
-        t.fd = ::open(t.dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (t.fd < 0)
-            return "cannot create the download file: " + std::string(std::strerror(errno));
+        // Private until published; never through a symlink planted at the name.
+        auto fd = fs::create_new(t.dest);
+        if (!fd) return "cannot create the download file: " + fd.error();
+        t.fd = *fd;
     }
     t.easy = curl_easy_init();
     if (!t.easy) return "curl_easy_init failed";
@@ -160,6 +171,7 @@ void HttpClient::finish_failed_early() {
         auto t = std::move(it->second);
         transfers_.erase(it);
         release(*t);
+        redact(t->result, secrets_);
         try {
             if (t->is_download)
                 t->download_done(std::move(t->result), 0);
@@ -310,10 +322,20 @@ void HttpClient::finish(std::unique_ptr<Transfer> t, CURLcode code) {
     curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &micros);
 
     r.transport = classify(code, request_size);
+    if (code == CURLE_FILESIZE_EXCEEDED) t->body_too_large = true;
     if (code != CURLE_OK) {
-        if (t->body_too_large)
+        if (t->body_too_large && t->is_download)
+            r.transport_message = "the body is larger than " + std::to_string(t->limits.max_bytes) +
+                                  " bytes, more than a video of this length can be (see "
+                                  "[download] max_mbit_per_second); cut off";
+        else if (t->body_too_large)
             r.transport_message =
                 "response body larger than " + std::to_string(t->body_limit) + " bytes";
+        else if (code == CURLE_OPERATION_TIMEDOUT && t->is_download)
+            r.transport_message =
+                std::string(t->error[0] ? t->error : "timed out") +
+                " (a download slower than [download] min_bytes_per_second, or longer than its "
+                "deadline, is cut off)";
         else if (t->write_errno)
             r.transport_message =
                 "writing the download file: " + std::string(std::strerror(t->write_errno));
@@ -331,6 +353,7 @@ void HttpClient::finish(std::unique_ptr<Transfer> t, CURLcode code) {
             r.transport_message = "fsync of the download file: " + std::string(std::strerror(err));
         }
     }
+    redact(r, secrets_);
     spdlog::debug("http #{} {} {} -> {}{}{} ({} bytes, {} ms)", t->id, t->method, t->log_url,
                   r.status, r.transport_message.empty() ? "" : ": ", r.transport_message,
                   t->is_download ? t->bytes : static_cast<int64_t>(r.body.size()), micros / 1000);

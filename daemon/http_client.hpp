@@ -28,12 +28,18 @@ struct ProviderEndpoint {
     std::string proxy;  // "" (curl's default: the *_proxy environment) or http(s)://, socks5(h)://
 };
 
+// What one download may take, whatever the server sends (the engine derives them from the job).
+struct DownloadLimits {
+    int64_t max_bytes = int64_t{1} << 30;  // a longer body (announced or sent) fails at once
+    int64_t min_bytes_per_second = 1024;   // slower than this on average ...
+    Millis low_speed_time{30000};          // ... for this long: cut
+    Millis deadline{0};                    // the whole transfer; 0: none
+};
+
 struct HttpClientOptions {
     Millis connect_timeout{10000};
-    Millis api_timeout{60000};     // total, for send(); downloads use the low-speed limit instead
-    long low_speed_bytes = 1;      // a download slower than this ...
-    Millis low_speed_time{30000};  // ... for this long is aborted
-    size_t max_body_bytes = 8 * 1024 * 1024;      // send(): a larger answer is an error
+    Millis api_timeout{60000};                // total, for send(); downloads have DownloadLimits
+    size_t max_body_bytes = 8 * 1024 * 1024;  // send(): a larger answer is an error
     size_t max_download_body_copy = 1024 * 1024;  // download(): JSON/text answers kept in body
     long max_redirects = 5;
     long max_host_connections = 16;  // more transfers to one host queue inside curl
@@ -59,10 +65,12 @@ class HttpClient {
     // those of the provider's base_url; curl drops it on a redirect to another host or port.
     // `done` is always called later from the loop, never from inside send() or download().
     uint64_t send(const HttpRequest& req, Done done);
-    // Streams the body into dest_path (created or truncated now, fsynced and closed before `done`;
-    // the caller renames it). A JSON, text or error answer is also copied into HttpResult::body
-    // so the core can read a `{url}` answer. A short body is TransportError::after_send.
-    uint64_t download(const HttpRequest& req, std::string dest_path, DownloadDone done);
+    // Streams the body into dest_path (made anew now by fs::create_new, private, never through a
+    // symlink; fsynced and closed before `done`; the caller renames it). A JSON, text or error
+    // answer is also copied into HttpResult::body so the core can read a `{url}` answer. A short
+    // body is TransportError::after_send.
+    uint64_t download(const HttpRequest& req, std::string dest_path, DownloadDone done,
+                      DownloadLimits limits = {});
     // Stops a transfer; its callback is not called. Unknown or finished ids are ignored.
     void cancel(uint64_t id);
     size_t active() const { return transfers_.size(); }
@@ -91,6 +99,7 @@ class HttpClient {
 
     uv_loop_t* loop_;
     std::map<std::string, ProviderEndpoint> endpoints_;
+    std::vector<std::string> secrets_;  // every key ever configured: redacted from every answer
     HttpClientOptions options_;
     CURLM* multi_ = nullptr;
     uv_timer_t* timer_ =

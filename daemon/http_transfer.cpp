@@ -120,6 +120,11 @@ bool answer_worth_copying(const HttpClient::Transfer& t) {
 size_t on_file(char* data, size_t size, size_t count, void* userp) noexcept {
     auto* t = static_cast<HttpClient::Transfer*>(userp);
     size_t len = size * count;
+    // A chunked or lying body is stopped here; an announced one by CURLOPT_MAXFILESIZE_LARGE.
+    if (t->bytes + static_cast<int64_t>(len) > t->limits.max_bytes) {
+        t->body_too_large = true;
+        return 0;
+    }
     for (size_t off = 0; off < len;) {
         ssize_t n = ::write(t->fd, data + off, len - off);
         if (n < 0 && errno == EINTR) continue;
@@ -223,10 +228,15 @@ CURLcode set_options(HttpClient::Transfer& t, const HttpRequest& req,
     set(CURLOPT_WRITEDATA, static_cast<void*>(&t));
     if (t.is_download) {
         set(CURLOPT_WRITEFUNCTION, &on_file);
-        // A stalled download is cut off; a slow but moving one may take as long as it needs.
-        set(CURLOPT_LOW_SPEED_LIMIT, options.low_speed_bytes);
+        // Bounded three ways: bytes, average speed (a trickle of a few bytes a second is cut
+        // after low_speed_time) and the whole transfer's time.
+        const DownloadLimits& l = t.limits;
+        set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(l.max_bytes));
+        set(CURLOPT_LOW_SPEED_LIMIT,
+            static_cast<long>(std::max<int64_t>(1, l.min_bytes_per_second)));
         set(CURLOPT_LOW_SPEED_TIME,
-            static_cast<long>(std::max<int64_t>(1, options.low_speed_time.count() / 1000)));
+            static_cast<long>(std::max<int64_t>(1, l.low_speed_time.count() / 1000)));
+        if (l.deadline.count() > 0) set(CURLOPT_TIMEOUT_MS, static_cast<long>(l.deadline.count()));
     } else {
         set(CURLOPT_WRITEFUNCTION, &on_body);
         set(CURLOPT_TIMEOUT_MS, static_cast<long>(options.api_timeout.count()));

@@ -31,6 +31,7 @@ struct HttpClient::Transfer {
     std::string dest;
     int fd = -1;
     int64_t bytes = 0;
+    DownloadLimits limits;
     int write_errno = 0;
     int copy_body = -1;  // -1 undecided, 0 no, 1 yes
     DownloadDone download_done;

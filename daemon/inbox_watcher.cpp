@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -24,6 +25,32 @@ template <typename Handle>
 void close_and_free(Handle* h) {
     uv_close(reinterpret_cast<uv_handle_t*>(h),
              [](uv_handle_t* raw) { delete reinterpret_cast<Handle*>(raw); });
+}
+
+// Whether another process holds the file open for writing: a read lease is refused (EAGAIN)
+// exactly then. Taking one needs the file's owner or CAP_LEASE; otherwise nullopt (cannot tell).
+std::optional<bool> open_for_writing(int dir_fd, const char* name) {
+    int fd = ::openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    std::optional<bool> result;
+    struct stat st;
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        if (::fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
+            ::fcntl(fd, F_SETLEASE, F_UNLCK);
+            result = false;
+        } else if (errno == EAGAIN) {
+            result = true;
+        }
+    }
+    ::close(fd);
+    return result;
+}
+
+Millis age_of(const struct stat& st) {
+    struct timespec now;
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    int64_t ns = (static_cast<int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec) - mtime_ns(st);
+    return ns < 0 ? Millis{-1} : Millis{ns / 1'000'000};
 }
 
 struct Report {
@@ -164,8 +191,18 @@ void InboxWatcher::scan_now() {
             next.emplace(name, entry);
             continue;
         }
-        intake::FileObservation obs{name, st.st_size, mtime_ns(st), S_ISREG(st.st_mode),
-                                    S_ISLNK(st.st_mode)};
+        intake::FileObservation obs;
+        obs.name = name;
+        obs.size = st.st_size;
+        obs.mtime_ns = mtime_ns(st);
+        obs.regular = S_ISREG(st.st_mode);
+        obs.symlink = S_ISLNK(st.st_mode);
+        // Asked only of files that could be taken: manifests, and images they may bring along.
+        if (S_ISREG(st.st_mode) && name.front() != '.' &&
+            (intake::is_manifest_name(name) || intake::is_image_name(name))) {
+            obs.age = age_of(st);
+            obs.open_for_writing = open_for_writing(::dirfd(dir), e->d_name);
+        }
         if (name.front() != '.' && intake::is_image_name(name) && S_ISREG(st.st_mode)) {
             Entry image;
             if (auto old = images_.find(name); old != images_.end() && old->second.ino == st.st_ino)

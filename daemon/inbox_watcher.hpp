@@ -21,7 +21,7 @@
 namespace vd {
 
 struct InboxOptions {
-    Millis settle{250};    // size and mtime must hold this long before a file is ready
+    Millis settle{2000};   // size and mtime must hold this long before a file is ready
     Millis rescan{30000};  // full scan even without hints
     Millis debounce{30};   // a burst of hints becomes one scan
     int64_t max_manifest_bytes = 1024 * 1024;

@@ -47,6 +47,18 @@ std::string id_stem(const std::string& filename) {
     return stem.empty() ? "job" : stem;
 }
 
+}  // namespace
+
+bool JobStore::claim_of(const std::string& id, const std::string& name) {
+    auto dash = id.find('-');
+    if (dash == std::string::npos) return false;
+    auto tilde = id.rfind('~');
+    std::string stem = id.substr(dash + 1, tilde == std::string::npos ? tilde : tilde - dash - 1);
+    return stem == id_stem(name + ".json");
+}
+
+namespace {
+
 // The number an id starts with ("42-cat" -> 42), 0 when there is none.
 uint64_t seq_of(const std::string& id) {
     uint64_t n = 0;
@@ -108,10 +120,11 @@ tl::expected<void, std::string> repair_ledger(const std::string& path) {
 }  // namespace
 
 tl::expected<JobStore, std::string> JobStore::open(const std::string& state_dir) {
+    // Private: records hold signed result URLs, and claims hold people's inputs.
     for (const auto& d : {state_dir, state_dir + "/jobs", state_dir + "/claimed"})
-        if (auto r = fs::make_dirs(d); !r) return tl::unexpected(r.error());
+        if (auto r = fs::private_dir(d); !r) return tl::unexpected(r.error());
     const std::string lock_path = state_dir + "/lock";
-    int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return tl::unexpected("cannot open " + lock_path + ": " + why(errno));
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int err = errno;
@@ -211,10 +224,12 @@ tl::expected<Claim, ClaimError> JobStore::claim(const std::string& inbox_dir,
 
     Claim c;
     c.seq = *seq;
-    c.id = std::to_string(c.seq) + "-" + id_stem(manifest_filename);
+    // The random tag makes every name derived from the id (the claim folder, the download files
+    // in outbox/.tmp) impossible to guess for someone who can write to the outbox.
+    c.id = std::to_string(c.seq) + "-" + id_stem(manifest_filename) + "~" + fs::random_hex(4);
     c.dir = claimed_dir(c.id);
     c.manifest_path = c.dir + "/" + manifest_filename;
-    if (::mkdir(c.dir.c_str(), 0755) != 0)
+    if (::mkdir(c.dir.c_str(), 0700) != 0)
         return failed("cannot create " + c.dir + ": " + why(errno) + " (check permissions)");
     if (auto r = fs::fsync_dir(dir_ + "/claimed"); !r) return failed(r.error());
 
@@ -308,8 +323,9 @@ std::vector<std::string> JobStore::orphan_claims() const {
 tl::expected<void, std::string> JobStore::append_ledger(const LedgerEntry& e) {
     const std::string path = dir_ + "/ledger.jsonl";
     const bool created = !exists(path);
-    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return tl::unexpected("cannot open " + path + ": " + why(errno));
+    (void)::fchmod(fd, 0600);  // whatever the umask, and for a ledger of an older version
     const std::string line = nlohmann::json(e).dump() + "\n";
     struct stat st {};
     ::fstat(fd, &st);

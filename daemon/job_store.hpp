@@ -22,7 +22,7 @@
 namespace vd {
 
 struct Claim {
-    std::string id;                       // "<seq>-<stem>", never repeats in this state folder
+    std::string id;                       // "<seq>-<stem>~<random tag>", never repeats here
     uint64_t seq = 0;                     // the number in the id: claim order
     std::string dir;                      // STATE/claimed/<id>
     std::string manifest_path;            // dir/<manifest file name>
@@ -91,6 +91,8 @@ class JobStore {
         const std::string& id, const std::string& inbox_dir, const std::vector<std::string>& drop);
 
     const std::string& dir() const { return dir_; }
+    // Whether claim `id` was made for a manifest named `name` ("12-cat~3fa9c2d1" for "cat").
+    static bool claim_of(const std::string& id, const std::string& name);
 
   private:
     JobStore(std::string dir, int lock_fd) : dir_(std::move(dir)), lock_fd_(lock_fd) {}

@@ -43,8 +43,7 @@ int claimed_jobs(const std::string& state, const std::string& name) {
     for (sfs::directory_iterator it(state + "/claimed", ec), end; !ec && it != end;
          it.increment(ec)) {
         std::string id = it->path().filename().string();
-        auto dash = id.find('-');
-        if (dash == std::string::npos || id.substr(dash + 1) != name) continue;
+        if (!JobStore::claim_of(id, name)) continue;
         if (std::find(ids.begin(), ids.end(), id) == ids.end()) ++n;
     }
     return n;
@@ -89,7 +88,7 @@ Unclaimed fail_unclaimed(const Config& cfg, const std::string& name) {
     auto files = companions(cfg, manifest);
 
     const std::string hold = inbox + "/." + name + ".cancel.tmp";
-    if (::mkdir(hold.c_str(), 0755) != 0 && errno != EEXIST) {
+    if (::mkdir(hold.c_str(), 0700) != 0 && errno != EEXIST) {
         std::fprintf(stderr, "videodrop: cannot create %s: %s\n", hold.c_str(),
                      std::strerror(errno));
         return Unclaimed::error;
@@ -129,8 +128,7 @@ std::optional<int> cancel_offline(const Config& cfg, const std::string& name) {
     TimePoint now = std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
     // A claim cut short before its record: back to the inbox, then cancelled from there.
     for (const auto& id : store->orphan_claims())
-        if (auto dash = id.find('-'); dash != std::string::npos && id.substr(dash + 1) == name)
-            (void)store->unclaim(id, cfg.paths.inbox, {});
+        if (JobStore::claim_of(id, name)) (void)store->unclaim(id, cfg.paths.inbox, {});
     if (fail_unclaimed(cfg, name) == Unclaimed::moved) return 1;
 
     std::vector<Job> mine;
@@ -169,9 +167,9 @@ std::optional<int> cancel_offline(const Config& cfg, const std::string& name) {
 // An empty STATE/cancel/NAME; one already there is the same request.
 tl::expected<void, std::string> request_cancel(const std::string& state, const std::string& name) {
     const std::string dir = state + "/cancel";
-    if (auto r = fs::make_dirs(dir); !r) return r;
+    if (auto r = fs::private_dir(dir); !r) return r;
     const std::string path = dir + "/" + name;
-    int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0600);
     if (fd < 0 && errno != EEXIST)
         return tl::unexpected("cannot create " + path + ": " + std::strerror(errno));
     if (fd >= 0) ::close(fd);

@@ -12,6 +12,7 @@
 #include "daemon/http_client.hpp"
 #include "daemon/manage.hpp"
 #include "daemon/manage_util.hpp"
+#include "daemon/redact.hpp"
 #include "pipeline/protocol.hpp"
 
 namespace vd::manage {
@@ -42,10 +43,7 @@ std::string key_source(const ProviderConfig& p, size_t count) {
 
 // Provider words may quote what was sent; a key must not reach the terminal even then.
 std::string scrub(std::string text, const std::vector<std::string>& keys) {
-    for (const auto& k : keys)
-        for (size_t at; !k.empty() && (at = text.find(k)) != std::string::npos;)
-            text.replace(at, k.size(), "[key]");
-    return one_line(text, 200);
+    return one_line(redact(std::move(text), keys), 200);
 }
 
 bool ok_status(const HttpResult& r) {

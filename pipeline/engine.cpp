@@ -9,7 +9,16 @@ namespace vd {
 
 namespace {
 constexpr Millis kBudgetRecheck{60 * 1000};
-constexpr size_t kMaxParallelDownloads = 4;
+constexpr size_t kMaxParallelDownloads = 6;
+// One slow or hostile host never holds every download slot.
+constexpr size_t kMaxDownloadsPerHost = 4;
+
+// scheme://host:port of a URL ("" when it has none).
+std::string origin(const std::string& url) {
+    auto scheme = url.find("://");
+    if (scheme == std::string::npos) return "";
+    return url.substr(0, url.find('/', scheme + 3));
+}
 
 }  // namespace
 
@@ -200,12 +209,20 @@ Commands Engine::tick(TimePoint now) {
     // Downloads first, those whose links expire soonest first.
     std::vector<Job*> downloads;
     size_t downloading = 0;
+    std::map<std::string, size_t> per_host;
+    auto host_of = [this](const Job& job) {
+        if (!job.result_url.empty()) return origin(job.result_url);
+        const ProviderSettings* p = provider(job);
+        return p ? origin(p->base_url) : std::string();
+    };
     for (auto& [id, job] : jobs_) {
         if (job.state != State::downloading) continue;
-        if (job.awaiting)
+        if (job.awaiting) {
             ++downloading;
-        else if (job.next_action <= now)
+            ++per_host[host_of(job)];
+        } else if (job.next_action <= now) {
             downloads.push_back(&job);
+        }
     }
     std::sort(downloads.begin(), downloads.end(), [](const Job* a, const Job* b) {
         auto ea = a->expires.value_or(TimePoint::max()), eb = b->expires.value_or(TimePoint::max());
@@ -213,8 +230,11 @@ Commands Engine::tick(TimePoint now) {
     });
     for (Job* job : downloads) {
         if (downloading >= kMaxParallelDownloads) break;
+        size_t& on_host = per_host[host_of(*job)];
+        if (on_host >= kMaxDownloadsPerHost) continue;
         start_download(*job, now, out);
         ++downloading;
+        ++on_host;
     }
     // Polls and reconciling lists that are due.
     for (auto& [id, job] : jobs_) {

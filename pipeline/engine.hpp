@@ -32,6 +32,10 @@ struct Download {  // stream to outbox/.tmp/<job>.<variant>; answer with Engine:
     std::string job;
     std::string variant;  // "video", "thumbnail", "spritesheet"
     HttpRequest request;
+    int64_t max_bytes = 0;             // a longer body fails the attempt at once
+    int64_t min_bytes_per_second = 0;  // slower than this over low_speed_time: cut
+    Millis low_speed_time{0};
+    Millis deadline{0};  // the whole transfer
 };
 struct Probe {  // probe the downloaded video; answer with Engine::on_probe
     std::string job;
@@ -113,6 +117,11 @@ class Engine {
     void retry_download(Job& job, const std::string& why, std::optional<Millis> retry_after,
                         TimePoint now, Commands& out);
     void enforce_deadline(Job& job, TimePoint now, Commands& out);
+    // protocol::classify, with a provider's asked wait cut to polling.max_provider_wait.
+    protocol::Classified classify(const HttpResult& r, bool is_create, TimePoint now,
+                                  const std::string& who, Commands& out) const;
+    std::optional<Millis> cap_wait(std::optional<Millis> asked, const std::string& who,
+                                   const char* what, Commands& out) const;
     void refund(Job& job, TimePoint now, Commands& out);
     double jitter();
     const ProviderSettings* provider(const Job& job) const;

@@ -19,6 +19,24 @@ namespace {
 constexpr int kMaxVariantFetches = 5;  // failed fetches of a thumbnail or spritesheet
 constexpr Millis kMaxDownloadBackoff{10 * 60 * 1000};
 
+constexpr int64_t kMiB = 1024 * 1024;
+
+// What one fetch may cost: a video body of seconds x the bitrate ceiling (plus room for the
+// container), 32 MiB for a still or spritesheet; and the time a transfer at the lowest allowed
+// speed would need for that many bytes.
+Download bounded(Download d, const JobSpec& spec, const DownloadSettings& s) {
+    if (d.variant == "video")
+        d.max_bytes =
+            static_cast<int64_t>(spec.seconds * s.max_mbit_per_second * 125000.0) + 8 * kMiB;
+    else
+        d.max_bytes = 32 * kMiB;
+    d.min_bytes_per_second = s.min_bytes_per_second;
+    d.low_speed_time = s.low_speed_time;
+    d.deadline = s.low_speed_time +
+                 Millis{d.max_bytes * 1000 / std::max<int64_t>(1, s.min_bytes_per_second)};
+    return d;
+}
+
 Expectation expectation(const JobSpec& spec, const VerifySettings& v) {
     Expectation e;
     e.size = spec.size;
@@ -66,7 +84,11 @@ void Engine::start_download(Job& job, TimePoint now, Commands& out) {
     }
     (void)now;
     job.awaiting = true;
-    out.push_back(Download{job.id, variant, std::move(req)});
+    Download d;
+    d.job = job.id;
+    d.variant = variant;
+    d.request = std::move(req);
+    out.push_back(bounded(std::move(d), job.spec, settings_.download));
 }
 
 // The video stays with the provider: the failure names it so that `retry` fetches it again.
@@ -106,7 +128,7 @@ Commands Engine::on_download(const std::string& id, const std::string& variant,
     job.awaiting = false;
     const ProviderSettings* p = provider_or_fail(job, out);
     if (!p) return out;
-    auto c = protocol::classify(r.http, false, now);
+    auto c = classify(r.http, false, now, "job=" + job.spec.name, out);
     if (c.cls == protocol::ErrorClass::ok &&
         r.http.content_type.find("json") != std::string::npos) {
         // Some gateways answer the content endpoint with a link instead of the bytes.

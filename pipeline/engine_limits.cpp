@@ -54,7 +54,7 @@ void Engine::on_check(const std::string& target, const HttpResult& r, TimePoint 
     auto hash = target.rfind('#');
     std::string name = target.substr(1, hash - 1);
     int slot = std::stoi(target.substr(hash + 1));
-    auto c = protocol::classify(r, false, now);
+    auto c = classify(r, false, now, "provider " + name, out);
     if (c.cls == protocol::ErrorClass::ok) {
         sched_.resume(name, slot);
         save_limits(now, out);
@@ -66,6 +66,25 @@ void Engine::on_check(const std::string& target, const HttpResult& r, TimePoint 
     } else {
         sched_.pause(name, slot, sched_.key(name, slot)->pause_reason, now + kCredentialCheck);
     }
+}
+
+protocol::Classified Engine::classify(const HttpResult& r, bool is_create, TimePoint now,
+                                      const std::string& who, Commands& out) const {
+    auto c = protocol::classify(r, is_create, now);
+    c.retry_after = cap_wait(c.retry_after, who, "Retry-After", out);
+    return c;
+}
+
+// A server may ask for any wait (Retry-After: 999999999 is 31 years); a key or a job held that
+// long is lost, so the ask is cut to a configured maximum, loudly.
+std::optional<Millis> Engine::cap_wait(std::optional<Millis> asked, const std::string& who,
+                                       const char* what, Commands& out) const {
+    const Millis cap = settings_.polling.max_provider_wait;
+    if (!asked || *asked <= cap) return asked;
+    out.push_back(log(Log::warn, who + ": the provider asked to wait " + seconds_text(*asked) +
+                                     " (" + what + "); waiting " + seconds_text(cap) +
+                                     " instead (polling.max_provider_wait)"));
+    return cap;
 }
 
 void Engine::enforce_deadline(Job& job, TimePoint now, Commands& out) {

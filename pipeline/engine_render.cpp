@@ -46,6 +46,7 @@ void Engine::apply_video(Job& job, const protocol::Video& v, const HttpResult& r
             poll_after = Millis{std::stoll(*h)};
         } catch (...) {
         }
+        poll_after = cap_wait(poll_after, "job=" + job.spec.name, "openai-poll-after-ms", out);
     }
     switch (v.status) {
         case protocol::VideoStatus::unknown:
@@ -97,7 +98,7 @@ void Engine::on_poll(Job& job, const HttpResult& r, TimePoint now, Commands& out
     if (!pp) return;
     const ProviderSettings& p = *pp;
     job.polls++;
-    auto c = protocol::classify(r, false, now);
+    auto c = classify(r, false, now, "job=" + job.spec.name, out);
     if (c.cls == protocol::ErrorClass::ok) {
         auto v = protocol::parse_video(r, p.dialect);
         if (v) {

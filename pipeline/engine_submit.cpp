@@ -47,7 +47,7 @@ void Engine::on_create(Job& job, const HttpResult& r, TimePoint now, Commands& o
     const ProviderSettings* pp = provider_or_fail(job, out);
     if (!pp) return;
     const ProviderSettings& p = *pp;
-    auto c = protocol::classify(r, true, now);
+    auto c = classify(r, true, now, "job=" + job.spec.name, out);
     if (!r.request_id().empty()) job.request_ids.push_back(r.request_id());
     if (c.cls == protocol::ErrorClass::ok) {
         auto v = protocol::parse_video(r, p.dialect);
@@ -133,7 +133,7 @@ void Engine::on_list(Job& job, const HttpResult& r, TimePoint now, Commands& out
     const ProviderSettings* pp = provider_or_fail(job, out);
     if (!pp) return;
     const ProviderSettings& p = *pp;
-    auto c = protocol::classify(r, false, now);
+    auto c = classify(r, false, now, "job=" + job.spec.name, out);
     tl::expected<protocol::VideoList, protocol::ParseError> list =
         tl::make_unexpected(protocol::ParseError{});
     if (c.cls == protocol::ErrorClass::ok) {

@@ -1,8 +1,12 @@
 #include "pipeline/intake.hpp"
 
+#include <algorithm>
+
 namespace vd::intake {
 
 namespace {
+
+constexpr Millis kOpenRecheck{250};
 
 std::string to_lower(std::string_view s) {
     std::string out(s);
@@ -122,7 +126,10 @@ IntakeDecision decide(const FileObservation& obs, const std::optional<SeenBefore
     }
     const bool unchanged = prev && prev->size == obs.size && prev->mtime_ns == obs.mtime_ns;
     d.readiness = Readiness::wait;
-    d.reason = !prev ? "first seen, settling" : unchanged ? "settling" : "still being written";
+    d.reason = obs.open_for_writing.value_or(false) ? "still open for writing"
+               : !prev                              ? "first seen, settling"
+               : unchanged                          ? "settling"
+                                                    : "still being written";
     d.recheck_at = state.settled_at;
     return d;
 }
@@ -131,7 +138,14 @@ Settling settle_state(const FileObservation& obs, const std::optional<SeenBefore
                       TimePoint now, Millis settle) {
     Settling s;
     const SeenBefore current{obs.size, obs.mtime_ns, now};
-    if (settle.count() <= 0) {
+    if (obs.open_for_writing.value_or(false)) {
+        // Looked at again soon: the writer may close it any moment.
+        s.remember = current;
+        s.settled_at = now + std::min(std::max(settle, Millis{50}), kOpenRecheck);
+        s.still_settling = true;
+        return s;
+    }
+    if (settle.count() <= 0 || obs.age >= settle) {
         s.remember = current;
         s.settled_at = now;
         return s;

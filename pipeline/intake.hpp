@@ -26,6 +26,10 @@ struct FileObservation {
     int64_t mtime_ns = 0;
     bool regular = true;
     bool symlink = false;
+    Millis age{-1};  // since the last modification, by the wall clock; negative: unknown
+    // Whether some process holds it open for writing: yes, no, or cannot tell (the lease check
+    // needs the file's owner or CAP_LEASE).
+    std::optional<bool> open_for_writing;
 };
 
 // What the watcher remembers of a file between scans.
@@ -42,8 +46,9 @@ struct IntakeDecision {
     std::optional<TimePoint> recheck_at;  // for wait: when it may become ready
 };
 
-// A file copied in place is ready once its size and mtime have held for `settle`; with a zero
-// settle a manifest is ready when first seen (producers that rename complete files in).
+// A file still open for writing is never ready. Otherwise it is ready once its size and mtime
+// have held for `settle`, or at once when it was last modified `settle` or more ago (a complete
+// file renamed in); with a zero settle a manifest is ready when first seen.
 IntakeDecision decide(const FileObservation& now_obs, const std::optional<SeenBefore>& prev,
                       TimePoint now, Millis settle, int64_t max_bytes);
 

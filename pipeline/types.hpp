@@ -83,6 +83,20 @@ struct PollSettings {
     Millis min_interval{2000};
     Millis max_interval{30000};
     Millis job_timeout{45 * 60 * 1000};
+    // The longest wait a provider may ask for (Retry-After, openai-poll-after-ms); longer asks
+    // are cut to this, and the cut is logged.
+    Millis max_provider_wait{10 * 60 * 1000};
+};
+
+// Bounds on a download, whatever the server sends.
+struct DownloadSettings {
+    // A video's bitrate ceiling, far above what providers make (about 2 to 10 Mbit/s): a video
+    // body may be seconds x this + 8 MiB; a thumbnail or spritesheet 32 MiB.
+    double max_mbit_per_second = 200;
+    // A transfer slower than this on average over low_speed_time is cut, and a whole download
+    // may take at most low_speed_time + its byte limit at this speed.
+    int64_t min_bytes_per_second = 32 * 1024;
+    Millis low_speed_time{30000};
 };
 
 struct BudgetSettings {
@@ -120,6 +134,7 @@ struct Settings {
     BudgetSettings budget;
     VerifySettings verify;
     ReconcileSettings reconcile;
+    DownloadSettings download;
     int max_submit_attempts = 8;  // retryable failures of a create before the job fails
 };
 

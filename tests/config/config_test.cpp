@@ -1,3 +1,5 @@
+#include <fstream>
+
 #include <catch2/catch.hpp>
 
 #include "config/config.hpp"
@@ -39,7 +41,7 @@ TEST_CASE("an empty config gets every default and no providers", "[config]") {
     CHECK(cfg->defaults.size == "1280x720");
     CHECK(cfg->defaults.variants.empty());
     CHECK(cfg->providers.empty());
-    CHECK(cfg->intake.settle == 250ms);
+    CHECK(cfg->intake.settle == 2s);
     CHECK(cfg->intake.rescan == 30s);
     CHECK(cfg->intake.max_image_bytes == 20 * 1024 * 1024);
     CHECK(cfg->polling.min_interval == 2s);
@@ -416,4 +418,19 @@ TEST_CASE("verify.level, download_backoff and [reconcile] are read and checked",
     auto bad = parse_config("[verify]\nlevel = \"full\"\n", "t.toml");
     REQUIRE_FALSE(bad);
     CHECK_THAT(bad.error(), Catch::Contains("level"));
+}
+
+TEST_CASE("a config file that is empty or names no provider is refused", "[config]") {
+    vd::test::TempDir t;
+    const std::string empty = (t.path / "empty.toml").string(),
+                      bare = (t.path / "bare.toml").string();
+    std::ofstream(empty) << "\n  \n";
+    std::ofstream(bare) << "[budget]\nusd_per_day = 5\n";
+    auto e = load_config(empty);
+    REQUIRE_FALSE(e);
+    CHECK_THAT(e.error(), Catch::Contains(empty + ": the config file is empty"));
+    auto b = load_config(bare);
+    REQUIRE_FALSE(b);
+    CHECK_THAT(b.error(), Catch::Contains(bare + ": no provider is configured"));
+    CHECK_THAT(b.error(), Catch::Contains("[providers.NAME]"));
 }

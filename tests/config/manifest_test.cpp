@@ -171,7 +171,7 @@ TEST_CASE("messages list the allowed values and say what to do", "[manifest]") {
     CHECK(bad("bad_size.json").front().message ==
           "640x480 is not allowed for sora-2 (use 720x1280 or 1280x720)");
     CHECK(bad("bad_seconds--default.json").front().message ==
-          "the default 4 (defaults.seconds) is not allowed for wan-2.2 (set seconds: use 5 or 10)");
+          "the default 4 (defaults.seconds) is not allowed for wan-2.2; set seconds (use 5 or 10)");
     CHECK(bad("wrong_type--seconds-string.json").front().message ==
           "expected an integer such as 8 (without quotes), got a string");
     CHECK(bad("bad_aspect--orientation.json").front().message ==

@@ -61,7 +61,8 @@ TEST_CASE("write_atomic into a missing folder fails naming the file", "[store]")
     TempDir t;
     auto r = vd::fs::write_atomic(t.path + "/nope/x.json", "x");
     REQUIRE_FALSE(r);
-    CHECK_THAT(r.error(), Catch::Contains(t.path + "/nope/x.json.tmp"));
+    CHECK_THAT(r.error(), Catch::Contains(t.path + "/nope/x.json."));
+    CHECK_THAT(r.error(), Catch::Contains("No such file or directory"));
 }
 
 TEST_CASE("read_file refuses a file above the cap, naming the file and its size", "[store]") {
@@ -111,7 +112,11 @@ TEST_CASE("claim moves the manifest and its image out of the inbox", "[store]") 
 
     auto c = store.claim(inbox, "cat.txt", {"cat.png", "cat.webp"});
     REQUIRE(c);
-    CHECK(c->id == std::to_string(c->seq) + "-cat");
+    // The random tag keeps every name derived from the id unguessable.
+    CHECK_THAT(c->id, Catch::StartsWith(std::to_string(c->seq) + "-cat~"));
+    CHECK(c->id.size() == std::to_string(c->seq).size() + 5 + 8);
+    CHECK(vd::JobStore::claim_of(c->id, "cat"));
+    CHECK_FALSE(vd::JobStore::claim_of(c->id, "ca"));
     CHECK(c->dir == store.claimed_dir(c->id));
     CHECK(c->manifest_path == c->dir + "/cat.txt");
     CHECK(c->companions == std::vector<std::string>{"cat.png"});  // the missing .webp is no error
