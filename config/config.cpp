@@ -103,6 +103,7 @@ void read_intake(const toml::table& t, IntakeSettings& s, ConfigErrors& errors) 
     r.read_duration("settle", s.settle);
     read_positive(r, "rescan", s.rescan);
     r.read_int("max_image_bytes", s.max_image_bytes, 1, INT64_MAX);
+    r.read_int("max_image_pixels", s.max_image_pixels, 1, int64_t{1} << 32);
     r.read_int("max_manifest_bytes", s.max_manifest_bytes, 1, INT64_MAX);
     r.finish();
 }

@@ -42,6 +42,9 @@ struct IntakeSettings {
     Millis settle{2000};  // see intake::decide: a renamed-in file older than this goes at once
     Millis rescan{30000};
     int64_t max_image_bytes = 20 * 1024 * 1024;
+    // Larger reference images are refused from their header, before decoding; one is fitted at
+    // a time, off the event loop.
+    int64_t max_image_pixels = 40'000'000;
     int64_t max_manifest_bytes = 1024 * 1024;
 };
 

@@ -155,7 +155,8 @@ void Daemon::Impl::on_wake(uv_timer_t* t) {
 }
 
 bool Daemon::Impl::busy() const {
-    return http->active() > 0 || prober->pending() > 0 || watcher->tracked() > 0;
+    return http->active() > 0 || prober->pending() > 0 || fits->pending() > 0 ||
+           watcher->tracked() > 0;
 }
 
 void Daemon::Impl::count_open() {
@@ -196,6 +197,7 @@ tl::expected<void, std::string> Daemon::Impl::start() {
     engine = std::make_unique<Engine>(settings_of(cfg, setup.keys), seed);
     http = std::make_unique<HttpClient>(loop, endpoints_of(cfg, setup.keys));
     prober = std::make_unique<MediaProber>(loop, 2);
+    fits = std::make_unique<BoundedPool>(loop, 1);
 
     wake = new uv_timer_t;
     uv_timer_init(loop, wake);
@@ -254,6 +256,7 @@ void Daemon::Impl::stop() {
     if (watcher) watcher->stop();
     if (http) http->shutdown();
     if (prober) prober->shutdown();
+    if (fits) fits->shutdown();
     auto close_timer = [](uv_timer_t*& t) {
         if (!t) return;
         uv_timer_stop(t);

@@ -87,8 +87,9 @@ struct Daemon::Impl {
     std::unique_ptr<HttpClient> http;
     std::unique_ptr<InboxWatcher> watcher;
     std::unique_ptr<MediaProber> prober;
-    uv_timer_t* wake = nullptr;     // heap: freed by close callbacks
-    uv_timer_t* cancels = nullptr;  // also paces the metrics textfile
+    std::unique_ptr<BoundedPool> fits;  // reference images being fitted, one at a time
+    uv_timer_t* wake = nullptr;         // heap: freed by close callbacks
+    uv_timer_t* cancels = nullptr;      // also paces the metrics textfile
     int64_t ticks = 0;
     bool metrics_warned = false;
     bool stopping = false;
@@ -121,6 +122,7 @@ struct Daemon::Impl {
     void intake(const std::string& name);
     void intake_one(const std::string& name);
     std::vector<std::string> images_of_rejected(const std::string& manifest) const;
+    void admit(const Claim& claim, JobSpec spec);
 
     // Claims without a job record: a crash came between the claim and the first save, so
     // nothing was sent. Their files go back to the inbox and are taken (and validated) again.

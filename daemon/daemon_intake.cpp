@@ -118,21 +118,42 @@ void Daemon::Impl::intake_one(const std::string& name) {
             return;
         }
         spec->image_sha256 = *sha;
-        std::string fitted = claim->dir + "/.fitted.png";
-        auto fit = fit_image(original, spec->size, spec->image_fit, fitted);
-        if (!fit) {
-            reject(*claim, name, "image_mismatch", name + ": image: " + fit.error(),
-                   "resize the image, or set image_fit = \"cover\" or \"contain\"", spec->manifest);
-            return;
-        }
-        spec->image = fitted;
+        // On the threadpool, one at a time: a large photo takes a good part of a second of CPU
+        // and hundreds of MB while it is decoded. A stop meanwhile leaves the claim without a
+        // record, so it goes back to the inbox at the next start, as after a crash.
+        const std::string fitted = claim->dir + "/.fitted.png";
+        auto result = std::make_shared<tl::expected<FitResult, std::string>>();
+        fits->submit(
+            [result, original, fitted, size = spec->size, fit = spec->image_fit,
+             max_pixels = cfg.intake.max_image_pixels] {
+                *result = fit_image(original, size, fit, fitted, max_pixels);
+            },
+            [this, result, fitted, claim = *claim, name, spec = *spec](int status) mutable {
+                if (stopping) return;
+                if (status < 0 || !*result) {
+                    std::string why = status < 0 ? uv_strerror(status) : result->error();
+                    reject(claim, name, "image_mismatch", name + ": image: " + why,
+                           "resize the image, or set image_fit = \"cover\" or \"contain\"",
+                           spec.manifest);
+                } else {
+                    spec.image = fitted;
+                    admit(claim, std::move(spec));
+                }
+                maybe_finish();
+            });
+        return;
     }
-    auto note = read_refetch_note(cfg.paths.state, spec->name);
-    if (note && note->provider == spec->provider && note->prompt == spec->prompt) {
-        spec->refetch_video_id = note->video_id;
-        spec->refetch_key_slot = note->key_slot;
+    admit(*claim, std::move(*spec));
+}
+
+// A claimed, validated manifest becomes a job.
+void Daemon::Impl::admit(const Claim& claim, JobSpec spec) {
+    auto note = read_refetch_note(cfg.paths.state, spec.name);
+    if (note && note->provider == spec.provider && note->prompt == spec.prompt) {
+        spec.refetch_video_id = note->video_id;
+        spec.refetch_key_slot = note->key_slot;
     }
-    after(engine->add(claim->id, std::move(*spec), clock_now()));
+    after(engine->add(claim.id, std::move(spec), clock_now()));
     // The job record holds the video id now; the note has done its work.
     if (note) remove_refetch_note(cfg.paths.state, note->name);
 }

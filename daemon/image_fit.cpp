@@ -46,9 +46,6 @@ using FramePtr = std::unique_ptr<AVFrame, FrameFree>;
 using PacketPtr = std::unique_ptr<AVPacket, PacketFree>;
 using SwsPtr = std::unique_ptr<SwsContext, SwsFree>;
 
-// A decoded 8192x8192 RGBA image is 256 MB; anything bigger is not a sensible reference image.
-constexpr int64_t kMaxPixels = int64_t{8192} * 8192;
-
 void quiet_ffmpeg() {
     static std::once_flag once;
     std::call_once(once, [] { av_log_set_level(AV_LOG_QUIET); });
@@ -80,7 +77,9 @@ tl::expected<const char*, std::string> sniff(const std::string& path) {
     return fail(path, "not a PNG, JPEG or WebP image; convert it to one of those");
 }
 
-tl::expected<FramePtr, std::string> decode(const std::string& path) {
+// `max_pixels` is checked by the decoder as soon as it has read the image's header, before the
+// picture's memory is allocated: a small file that claims 30000x30000 costs nothing.
+tl::expected<FramePtr, std::string> decode(const std::string& path, int64_t max_pixels) {
     quiet_ffmpeg();
     auto demuxer = sniff(path);
     if (!demuxer) return tl::unexpected(demuxer.error());
@@ -100,7 +99,7 @@ tl::expected<FramePtr, std::string> decode(const std::string& path) {
     CodecPtr dec(avcodec_alloc_context3(codec));
     if (!dec || avcodec_parameters_to_context(dec.get(), par) < 0)
         return fail(path, "out of memory while decoding");
-    dec->max_pixels = kMaxPixels;
+    dec->max_pixels = max_pixels;
     if ((rc = avcodec_open2(dec.get(), codec, nullptr)) < 0)
         return fail(path, "cannot decode the image: " + av_error_text(rc));
 
@@ -125,7 +124,9 @@ tl::expected<FramePtr, std::string> decode(const std::string& path) {
     }
     std::string why = rc == AVERROR_EOF ? "the file holds no complete image" : av_error_text(rc);
     return fail(path, "cannot decode the image (" + why + "); it may be damaged or larger than " +
-                          "8192x8192: re-save it as a PNG or JPEG of the video's size");
+                          std::to_string(max_pixels / 1'000'000) +
+                          " megapixels (intake.max_image_pixels): re-save it as a PNG or JPEG "
+                          "of the video's size");
 }
 
 FramePtr new_frame(int width, int height, AVPixelFormat format) {
@@ -284,19 +285,19 @@ tl::expected<void, std::string> write_png(const AVFrame& frame, const std::strin
 }  // namespace
 
 tl::expected<Size, std::string> image_size(const std::string& path) {
-    auto frame = decode(path);
+    auto frame = decode(path, kMaxImagePixels);
     if (!frame) return tl::unexpected(frame.error());
     return shown_size(**frame, orientation_of(**frame));
 }
 
 tl::expected<FitResult, std::string> fit_image(const std::string& src, Size target,
-                                               const std::string& fit,
-                                               const std::string& dest_png) {
+                                               const std::string& fit, const std::string& dest_png,
+                                               int64_t max_pixels) {
     if (fit != "cover" && fit != "contain" && fit != "exact")
         return fail(src, "image_fit is \"" + fit + "\"; use \"cover\", \"contain\" or \"exact\"");
     if (target.width <= 0 || target.height <= 0)
         return fail(src, "the job's size " + to_string(target) + " is not a picture size");
-    auto frame = decode(src);
+    auto frame = decode(src, max_pixels);
     if (!frame) return tl::unexpected(frame.error());
 
     FitResult result;

@@ -174,61 +174,28 @@ void probe_async(uv_loop_t* loop, std::string path, bool decode,
     }
 }
 
-struct MediaProber::State {
-    uv_loop_t* loop = nullptr;
-    size_t max_parallel = 2;
-    size_t running = 0;
-    bool closed = false;
-    struct Queued {
-        std::string path;
-        bool decode;
-        std::function<void(MediaInfo)> done;
-    };
-    std::deque<Queued> queue;
-};
-
-MediaProber::MediaProber(uv_loop_t* loop, int max_parallel) : state_(std::make_shared<State>()) {
-    state_->loop = loop;
-    state_->max_parallel = static_cast<size_t>(std::max(1, max_parallel));
-}
-
-MediaProber::~MediaProber() {
-    shutdown();
-}
+MediaProber::MediaProber(uv_loop_t* loop, int max_parallel) : pool_(loop, max_parallel) {}
 
 void MediaProber::probe(std::string path, bool decode, std::function<void(MediaInfo)> done) {
-    if (state_->closed) return;
-    state_->queue.push_back({std::move(path), decode, std::move(done)});
-    start_queued(state_);
+    auto info = std::make_shared<MediaInfo>();
+    pool_.submit([info, path = std::move(path), decode] { *info = probe_mp4(path, decode); },
+                 [info, done = std::move(done)](int status) {
+                     if (status < 0)
+                         info->open_error = "probe not run: " + std::string(uv_strerror(status));
+                     done(std::move(*info));
+                 });
 }
 
 size_t MediaProber::pending() const {
-    return state_->queue.size() + state_->running;
+    return pool_.pending();
 }
 
 size_t MediaProber::running() const {
-    return state_->running;
+    return pool_.running();
 }
 
 void MediaProber::shutdown() {
-    state_->closed = true;
-    state_->queue.clear();
-}
-
-void MediaProber::start_queued(const std::shared_ptr<State>& state) {
-    while (!state->closed && state->running < state->max_parallel && !state->queue.empty()) {
-        auto [path, decode, done] = std::move(state->queue.front());
-        state->queue.pop_front();
-        ++state->running;
-        // The completion holds the state, so it outlives a prober destroyed mid-probe.
-        probe_async(state->loop, std::move(path), decode,
-                    [state, done = std::move(done)](MediaInfo info) {
-                        --state->running;
-                        if (state->closed) return;
-                        done(std::move(info));
-                        start_queued(state);
-                    });
-    }
+    pool_.shutdown();
 }
 
 }  // namespace vd

@@ -10,6 +10,8 @@
 
 #include <uv.h>
 
+#include "daemon/bounded_pool.hpp"
+
 #include "pipeline/verdict.hpp"
 
 namespace vd {
@@ -30,7 +32,6 @@ void probe_async(uv_loop_t* loop, std::string path, bool decode,
 class MediaProber {
   public:
     explicit MediaProber(uv_loop_t* loop, int max_parallel = 2);
-    ~MediaProber();
     MediaProber(const MediaProber&) = delete;
     MediaProber& operator=(const MediaProber&) = delete;
 
@@ -41,9 +42,7 @@ class MediaProber {
     void shutdown();
 
   private:
-    struct State;
-    static void start_queued(const std::shared_ptr<State>& state);
-    std::shared_ptr<State> state_;
+    BoundedPool pool_;
 };
 
 }  // namespace vd
