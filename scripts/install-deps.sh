@@ -9,7 +9,8 @@ packages=(
     libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
     libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
     libcpp-httplib-dev libexpected-dev catch2
-    ffmpeg nodejs npm clang-format
+    ffmpeg nodejs npm clang-format zlib1g-dev
+    clang libclang-rt-14-dev
 )
 
 missing=()

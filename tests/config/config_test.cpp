@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "config/config.hpp"
+#include "config/wording.hpp"
 #include "tests/config/temp_dir.hpp"
 
 using namespace vd;
@@ -371,6 +372,11 @@ TEST_CASE("the example config parses and matches the built-in defaults", "[confi
     CHECK(cfg->verify.max_download_attempts == builtin.verify.max_download_attempts);
     CHECK(cfg->verify.level == builtin.verify.level);
     CHECK(cfg->verify.download_backoff == builtin.verify.download_backoff);
+    CHECK(cfg->polling.max_provider_wait == builtin.polling.max_provider_wait);
+    CHECK(cfg->download.max_mbit_per_second == builtin.download.max_mbit_per_second);
+    CHECK(cfg->download.min_bytes_per_second == builtin.download.min_bytes_per_second);
+    CHECK(cfg->download.low_speed_time == builtin.download.low_speed_time);
+    CHECK(cfg->intake.max_image_pixels == builtin.intake.max_image_pixels);
     CHECK(cfg->reconcile.looks == builtin.reconcile.looks);
     CHECK(cfg->reconcile.resubmits == builtin.reconcile.resubmits);
     CHECK(cfg->providers.at("openai").core.max_in_flight == ProviderSettings{}.max_in_flight);
@@ -433,4 +439,16 @@ TEST_CASE("a config file that is empty or names no provider is refused", "[confi
     REQUIRE_FALSE(b);
     CHECK_THAT(b.error(), Catch::Contains(bare + ": no provider is configured"));
     CHECK_THAT(b.error(), Catch::Contains("[providers.NAME]"));
+}
+
+TEST_CASE("hints list each value once and never end empty", "[config]") {
+    CHECK(vd::one_of({"seconds", "seconds", "size", "seconds"}) == "seconds or size");
+    CHECK(vd::use_hint({"4", "8", "4"}) == " (use 4 or 8)");
+    CHECK(vd::use_hint({}) == " (none is offered: check the provider's models table)");
+    // An unknown key in a table read twice over does not repeat the keys it allows.
+    auto e = error_of("[verify]\nlevel = \"decode\"\nlevl = 1\n");
+    CHECK_THAT(e, Catch::Contains("did you mean level?"));
+    auto t = error_of("[polling]\nmin_interval = \"1s\"\nzzzzzzzz = 1\n");
+    CHECK_THAT(t, !Catch::Contains("min_interval, min_interval"));
+    CHECK_THAT(t, !Catch::Contains("(use )"));
 }

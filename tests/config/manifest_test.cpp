@@ -257,3 +257,11 @@ TEST_CASE("images are recognised by their first bytes", "[manifest]") {
     CHECK(sniff_image("GIF89a") == "");
     CHECK(sniff_image("") == "");
 }
+
+TEST_CASE("a number too large for a double is a parse error, not an exception (fuzz_manifest)",
+          "[manifest]") {
+    auto problems = bad("parse_error--number-overflow.json");
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].code == "parse_error");
+    CHECK_THAT(problems[0].message, Catch::Contains("number overflow"));
+}
