@@ -1,5 +1,6 @@
 #include "daemon/delivery.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -271,13 +272,13 @@ std::string tmp_path(const Paths& paths, const std::string& job_id, const std::s
 
 void discard_tmp(const Paths& paths, const std::string& job_id) {
     if (job_id.empty() || job_id.find('/') != std::string::npos) return;
-    for (const char* v : {"video", "thumbnail", "spritesheet"})
-        for (const std::string& f :
-             {tmp_path(paths, job_id, v), tmp_path(paths, job_id, v) + ".copy"})
-            ::unlink(f.c_str());
-    const std::string sidecar = paths.outbox + "/.tmp/" + job_id + ".sidecar.json";
-    ::unlink(sidecar.c_str());
-    ::unlink((sidecar + ".tmp").c_str());
+    // Everything of the job's: downloads, copies, the sidecar and its randomly named temporary.
+    const std::string dir = paths.outbox + "/.tmp", prefix = job_id + ".";
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    while (const dirent* e = ::readdir(d))
+        if (std::string_view(e->d_name).starts_with(prefix)) ::unlinkat(::dirfd(d), e->d_name, 0);
+    ::closedir(d);
 }
 
 std::string output_file(const std::string& stem, const std::string& variant) {

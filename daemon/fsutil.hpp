@@ -39,7 +39,7 @@ tl::expected<void, std::string> fsync_dir(const std::string& dir);
 // Creates the missing folders of `dir` with `mode`; existing ones are left as they are.
 tl::expected<void, std::string> make_dirs(const std::string& dir, mode_t mode = 0755);
 // `dir` as a folder only this user can enter: created 0700 if missing, chmod'ed to 0700 if it is
-// ours; refused if it is a symlink, not a folder, or another user's.
+// ours; refused if it is a symlink, not a folder, or another user's (root takes one as it is).
 tl::expected<void, std::string> private_dir(const std::string& dir);
 
 }  // namespace vd::fs

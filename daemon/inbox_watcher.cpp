@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <mutex>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -30,6 +32,10 @@ void close_and_free(Handle* h) {
 // Whether another process holds the file open for writing: a read lease is refused (EAGAIN)
 // exactly then. Taking one needs the file's owner or CAP_LEASE; otherwise nullopt (cannot tell).
 std::optional<bool> open_for_writing(int dir_fd, const char* name) {
+    // A writer opening the file in the instant the lease is held breaks it, and the kernel then
+    // sends SIGIO, whose default action ends the process: ignored, as nothing here uses it.
+    static std::once_flag once;
+    std::call_once(once, [] { ::signal(SIGIO, SIG_IGN); });
     int fd = ::openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return std::nullopt;
     std::optional<bool> result;

@@ -176,6 +176,10 @@ tl::expected<void, std::string> JobStore::recover() {
     uint64_t highest = 0;
     if (auto seq = fs::read_file(dir_ + "/seq", 64)) highest = seq_of(*seq);
     const std::string jobs = dir_ + "/jobs", claimed = dir_ + "/claimed";
+    // Temporaries of an interrupted write_atomic (seq, limits.json, refetch notes).
+    for (const std::string& d : {dir_, dir_ + "/refetch"})
+        for (const auto& name : list_dir(d))
+            if (name.ends_with(".tmp")) ::unlink((d + "/" + name).c_str());
     for (const auto& name : list_dir(jobs)) {
         highest = std::max(highest, seq_of(name));
         // Half-written records of an interrupted write_atomic.

@@ -167,7 +167,7 @@ std::optional<int> cancel_offline(const Config& cfg, const std::string& name) {
 // An empty STATE/cancel/NAME; one already there is the same request.
 tl::expected<void, std::string> request_cancel(const std::string& state, const std::string& name) {
     const std::string dir = state + "/cancel";
-    if (auto r = fs::private_dir(dir); !r) return r;
+    if (auto r = fs::make_dirs(dir, 0700); !r) return r;
     const std::string path = dir + "/" + name;
     int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0600);
     if (fd < 0 && errno != EEXIST)

@@ -1,11 +1,15 @@
 #include "daemon/inbox_watcher.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -356,4 +360,30 @@ TEST_CASE("a callback may stop the watcher in the middle of a batch", "[inbox]")
     }
     CHECK(calls == 1);
     REQUIRE(loop.close() == 0);
+}
+
+TEST_CASE("a writer opening a file while the watcher checks it never ends the process", "[inbox]") {
+    // The open-for-writing check takes a read lease for an instant; a writer that opens the file
+    // then breaks it, and the kernel sends SIGIO, which by default ends the process.
+    TempDir t;
+    LoopGuard loop;
+    Reports r;
+    InboxWatcher w(loop, t.path.string(), quick(10s, 10s), r.callbacks());
+    write(t.path / "busy.json", R"({"prompt": "x"})");
+    std::atomic<bool> stop{false};
+    std::thread writer([&] {
+        while (!stop) {
+            int fd = ::open((t.path / "busy.json").c_str(), O_WRONLY | O_APPEND);
+            if (fd >= 0) ::close(fd);
+        }
+    });
+    for (int i = 0; i < 3000; ++i)
+        w.scan_now();
+    stop = true;
+    writer.join();
+    struct sigaction sa {};
+    ::sigaction(SIGIO, nullptr, &sa);
+    CHECK(sa.sa_handler == SIG_IGN);
+    CHECK(r.ready.empty());  // never settled: the writer kept touching it
+    w.stop();
 }
