@@ -25,9 +25,10 @@ constexpr int64_t kMiB = 1024 * 1024;
 // container), 32 MiB for a still or spritesheet; and the time a transfer at the lowest allowed
 // speed would need for that many bytes.
 Download bounded(Download d, const JobSpec& spec, const DownloadSettings& s) {
+    // A length not known yet (a remix whose source said none) counts as a minute.
+    const int seconds = spec.seconds > 0 ? spec.seconds : 60;
     if (d.variant == "video")
-        d.max_bytes =
-            static_cast<int64_t>(spec.seconds * s.max_mbit_per_second * 125000.0) + 8 * kMiB;
+        d.max_bytes = static_cast<int64_t>(seconds * s.max_mbit_per_second * 125000.0) + 8 * kMiB;
     else
         d.max_bytes = 32 * kMiB;
     d.min_bytes_per_second = s.min_bytes_per_second;

@@ -315,3 +315,38 @@ TEST_CASE("cancel keeps the charge of a job about to create again after a lost a
 }
 
 }  // namespace vd
+
+namespace vd {
+namespace {
+
+TEST_CASE("every download carries bounds derived from the job and the provider's waits are capped",
+          "[engine]") {
+    Settings st = settings();
+    st.polling.max_provider_wait = Millis{60000};
+    Engine e(st, 1);
+    add_and_submit(e, "a");  // 8 s of sora-2
+    // A poll-after of a day is cut to the minute allowed, and said so.
+    auto polled = e.on_http("a", Purpose::create,
+                            json(200, video("v1", "in_progress", 10, spec("a"), T0),
+                                 {{"openai-poll-after-ms", "86400000"}}),
+                            T0 + Millis{100});
+    bool warned = false;
+    for (const auto& l : all<Log>(polled))
+        warned = warned ||
+                 l.text.find("asked to wait 86400.0s (openai-poll-after-ms)") != std::string::npos;
+    CHECK(warned);
+    CHECK(e.find("a")->next_action <= T0 + Millis{100} + Millis{60000});
+
+    e.on_http("a", Purpose::poll, json(200, video("v1", "completed", 100, spec("a"), T0)),
+              T0 + Millis{200});
+    auto downloads = all<Download>(e.tick(T0 + Millis{300}));
+    REQUIRE(downloads.size() == 1);
+    const int64_t limit = 8 * 200 * 125000 + 8 * 1024 * 1024;  // 8 s at 200 Mbit/s + 8 MiB
+    CHECK(downloads[0].max_bytes == limit);
+    CHECK(downloads[0].min_bytes_per_second == 32 * 1024);
+    CHECK(downloads[0].low_speed_time == Millis{30000});
+    CHECK(downloads[0].deadline == Millis{30000 + limit * 1000 / (32 * 1024)});
+}
+
+}  // namespace
+}  // namespace vd
