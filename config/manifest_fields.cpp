@@ -99,16 +99,13 @@ void check_prompt(const std::string& field, const std::string& raw, std::string&
     if (find_invalid_utf8(raw)) return check.add(field, "invalid_utf8", "is not valid UTF-8");
     out = std::string(trim(raw));
     // A JSON "\u0000" or a raw control byte would reach the provider as it is.
-    for (size_t i = 0; i < out.size(); ++i) {
-        auto b = static_cast<unsigned char>(out[i]);
-        if ((b < 0x20 && b != '\n' && b != '\r' && b != '\t') || b == 0x7f) {
-            char code[8];
-            std::snprintf(code, sizeof code, "U+%04X", b);
-            return check.add(field, "bad_prompt",
-                             "contains the control character " + std::string(code) + " at byte " +
-                                 std::to_string(i + 1) +
-                                 " (remove it; only line breaks and tabs may appear)");
-        }
+    if (auto at = find_control_char(out)) {
+        char code[8];
+        std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned char>(out[*at]));
+        return check.add(field, "bad_prompt",
+                         "contains the control character " + std::string(code) + " at byte " +
+                             std::to_string(*at + 1) +
+                             " (remove it; only line breaks and tabs may appear)");
     }
     if (out.empty())
         return check.add(field, "missing_prompt", "is empty (write what the video should show)");

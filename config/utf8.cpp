@@ -44,4 +44,12 @@ size_t count_code_points(std::string_view text) {
     return n;
 }
 
+std::optional<size_t> find_control_char(std::string_view text) {
+    for (size_t i = 0; i < text.size(); ++i) {
+        auto b = static_cast<unsigned char>(text[i]);
+        if ((b < 0x20 && b != '\n' && b != '\r' && b != '\t') || b == 0x7f) return i;
+    }
+    return std::nullopt;
+}
+
 }  // namespace vd

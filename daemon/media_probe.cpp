@@ -1,7 +1,6 @@
 #include "daemon/media_probe.hpp"
 
 #include <algorithm>
-#include <deque>
 #include <filesystem>
 #include <mutex>
 #include <system_error>
