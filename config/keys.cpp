@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "pipeline/protocol.hpp"
 #include "config/config.hpp"
 #include "config/wording.hpp"
 
@@ -39,7 +40,8 @@ tl::expected<std::vector<std::string>, std::string> load_keys(const ProviderConf
     const std::string where = "providers." + p.core.name;
     std::string key_env = p.api_key_env;
     if (key_env.empty() && p.api_key_file.empty() && p.keys_file.empty()) {
-        if (p.core.protocol == "mock") return std::vector<std::string>{"mock-key"};
+        // Served in this process: no secret exists, a placeholder stands in.
+        if (protocol::self_served(p.core.protocol)) return std::vector<std::string>{"local-key"};
         key_env = kDefaultKeyEnv;  // the documented default
     }
 

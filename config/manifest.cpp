@@ -186,8 +186,9 @@ bool is_manifest_name(const std::string& filename) {
 
 tl::expected<JobSpec, std::vector<ManifestProblem>> read_manifest(const std::string& path,
                                                                   const std::string& dir,
-                                                                  const Config& cfg) {
-    ManifestCheck check{path, {}};
+                                                                  const Config& cfg,
+                                                                  const RemixLookup& remix) {
+    ManifestCheck check{path, {}, remix ? &remix : nullptr};
     fs::path file(path);
     JobSpec job;
     job.name = file.stem().string();

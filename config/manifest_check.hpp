@@ -12,6 +12,7 @@ namespace vd {
 struct ManifestCheck {
     std::string file;
     std::vector<ManifestProblem> problems;
+    const RemixLookup* remix = nullptr;  // resolves `remix_of` by a delivered job's name
 
     void add(std::string field, std::string code, std::string message) {
         problems.push_back({file, std::move(field), std::move(message), std::move(code)});

@@ -2,9 +2,6 @@
 
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "config/aspect.hpp"
 #include "config/manifest_image.hpp"
@@ -237,19 +234,6 @@ void check_image_field(const json& m, const std::string& dir, const Config& cfg,
     }
 }
 
-// A delivered job's sidecar names the provider's video id.
-std::optional<std::string> video_id_from_sidecar(const std::string& path, std::string& why) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    auto sidecar = json::parse(text.str(), nullptr, false);
-    if (sidecar.is_discarded()) return why = "is not valid JSON", std::nullopt;
-    auto id = sidecar.value(json::json_pointer("/provider/video_id"), json());
-    if (!id.is_string() || id.get<std::string>().empty())
-        return why = "has no provider.video_id", std::nullopt;
-    return id.get<std::string>();
-}
-
 // What a provider's video id can be: "video_68d7...", base64 ids, "task:..." ids. Never a path
 // that walks ("..", "/x") or anything with spaces.
 bool looks_like_video_id(const std::string& id) {
@@ -274,25 +258,18 @@ void check_remix(const json& m, const Config& cfg, JobSpec& job, ManifestCheck& 
     if (m.contains("image"))
         return check.add("remix_of", "bad_remix",
                          "a remix takes no reference image (remove image or remix_of)");
-    std::error_code ec;
-    auto sidecar = std::filesystem::path(cfg.paths.outbox) / (id + ".json");
-    if (is_valid_name(id) && std::filesystem::is_regular_file(sidecar, ec)) {
-        std::string why;
-        auto video = video_id_from_sidecar(sidecar.string(), why);
-        if (!video)
-            return check.add("remix_of", "bad_remix",
-                             "the sidecar " + sidecar.string() + " " + why +
-                                 " (give the provider's video id instead)");
-        id = *video;
-        // A remix keeps its source's length and size: take them from the source's sidecar so
-        // the estimate and the verification expect what will come back.
-        std::ifstream in(sidecar, std::ios::binary);
-        auto source = json::parse(in, nullptr, false);
-        auto seconds = source.value(json::json_pointer("/request/seconds"), json());
-        auto size = source.value(json::json_pointer("/request/size"), json());
-        if (seconds.is_number_integer()) job.seconds = seconds.get<int>();
-        if (size.is_string())
-            if (auto parsed = parse_size(size.get<std::string>())) job.size = *parsed;
+    tl::expected<std::optional<RemixSource>, std::string> source = std::nullopt;
+    if (check.remix && is_valid_name(id)) source = (*check.remix)(id);
+    if (!source)
+        return check.add("remix_of", "bad_remix",
+                         "the delivered job \"" + id + "\": " + source.error() +
+                             " (give the provider's video id instead)");
+    if (*source) {
+        id = (*source)->video_id;
+        // A remix keeps its source's length and size: the estimate and the verification expect
+        // what will come back.
+        if ((*source)->seconds) job.seconds = *(*source)->seconds;
+        if ((*source)->size) job.size = *(*source)->size;
     } else if (!looks_like_video_id(id)) {
         return check.add("remix_of", "bad_remix",
                          "\"" + id +

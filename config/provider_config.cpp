@@ -1,5 +1,7 @@
 #include "config/provider_config.hpp"
 
+#include "pipeline/protocol.hpp"
+
 namespace vd {
 namespace {
 
@@ -83,9 +85,12 @@ ProviderConfig read_provider(const std::string& name, const toml::table& t, Conf
     TableReader r(t, path, errors);
     ProviderConfig p;
     p.core.name = name;
-    r.read_choice("protocol", p.core.protocol, {"openai-videos", "chat-sse", "mock"});
+    std::vector<std::string> protocols;
+    for (auto n : protocol::names())
+        protocols.emplace_back(n);
+    r.read_choice("protocol", p.core.protocol, protocols);
     r.read_string("base_url", p.core.base_url);
-    if (p.core.protocol != "mock") {
+    if (!protocol::self_served(p.core.protocol)) {
         if (p.core.base_url.empty())
             r.error("base_url", "missing (e.g. base_url = \"https://api.openai.com/v1\")");
         else if (p.core.base_url.rfind("http://", 0) != 0 &&

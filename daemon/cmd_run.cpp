@@ -7,11 +7,17 @@
 
 #include "daemon/cli.hpp"
 #include "daemon/daemon.hpp"
-#include "mock/mock.hpp"
 
 namespace vd::cli {
 
 namespace {
+
+// What serves the self-served providers (the executable's built-in mock) runs until the
+// returned holder goes; nullopt when one could not start (the reason is on stderr).
+std::optional<std::shared_ptr<void>> start_local_servers(const Globals& g, DaemonSetup& setup) {
+    if (!g.local_servers) return std::shared_ptr<void>();
+    return g.local_servers(setup);
+}
 
 // Loads the configuration and the keys; prints the error and returns nullopt on failure.
 std::optional<DaemonSetup> prepare(const Globals& g) {
@@ -27,34 +33,6 @@ std::optional<DaemonSetup> prepare(const Globals& g) {
     setup.config = std::move(*cfg);
     setup.keys = std::move(*keys);
     return setup;
-}
-
-// A provider with `protocol = "mock"` and no base_url is served by the built-in mock, in this
-// process on a free loopback port, for as long as the run lasts (with a base_url it is an
-// external `videodrop mock-server`). Returns false when one cannot start.
-using Mocks = std::vector<std::unique_ptr<mock::Server>>;
-bool start_builtin_mocks(DaemonSetup& setup, Mocks& mocks) {
-    for (auto& [name, p] : setup.config.providers) {
-        if (p.core.protocol != "mock" || !p.core.base_url.empty()) continue;
-        mock::Options o;
-        o.queue_time = Millis{300};
-        o.gen_time = Millis{1500};
-        o.moderation_word = "forbidden";
-        o.models = p.core.models;  // empty: the mock's own sora-2 and sora-2-pro
-        o.keys = setup.keys[name];
-        auto server = std::make_unique<mock::Server>(o);
-        if (server->start() < 0) {
-            std::fprintf(stderr,
-                         "videodrop: providers.%s: the built-in mock cannot listen on "
-                         "127.0.0.1\n",
-                         name.c_str());
-            return false;
-        }
-        p.core.base_url = server->base_url();
-        spdlog::info("providers.{}: built-in mock provider at {}", name, p.core.base_url);
-        mocks.push_back(std::move(server));
-    }
-    return true;
 }
 
 void report(const RunSummary& s) {
@@ -80,8 +58,8 @@ void add_run(CLI::App& app, Globals& g, int& rc) {
             return;
         }
         setup->mode = RunMode::forever;
-        Mocks mocks;
-        if (!start_builtin_mocks(*setup, mocks)) {
+        auto servers = start_local_servers(g, *setup);
+        if (!servers) {
             rc = kFatal;
             return;
         }
@@ -100,8 +78,8 @@ void add_run(CLI::App& app, Globals& g, int& rc) {
             return;
         }
         setup->mode = *no_wait ? RunMode::one_pass : RunMode::drain;
-        Mocks mocks;
-        if (!start_builtin_mocks(*setup, mocks)) {
+        auto servers = start_local_servers(g, *setup);
+        if (!servers) {
             rc = kFatal;
             return;
         }

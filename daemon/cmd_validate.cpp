@@ -10,6 +10,8 @@
 #include "config/config.hpp"
 #include "config/manifest.hpp"
 #include "daemon/cli.hpp"
+#include "daemon/sidecar.hpp"
+#include "daemon/job_store.hpp"
 #include "daemon/image_fit.hpp"
 #include "pipeline/ledger.hpp"
 
@@ -50,7 +52,7 @@ std::vector<Checked> check_all(const std::vector<std::string>& paths, const Conf
     std::vector<Checked> out;
     for (const auto& p : paths) {
         std::string dir = fs::path(p).parent_path().string();
-        auto spec = read_manifest(p, dir.empty() ? "." : dir, cfg);
+        auto spec = read_manifest(p, dir.empty() ? "." : dir, cfg, remix_lookup(cfg.paths.outbox));
         // The daemon rejects an `exact` image of another size; say so now, not after a drop.
         if (spec && !spec->image.empty() && spec->image_fit == "exact") {
             auto size = image_size(spec->image);
@@ -86,11 +88,9 @@ int print_problems(const std::vector<Checked>& checked) {
     return invalid;
 }
 
-Ledger read_ledger(const std::string& state_dir);
-
 // A manifest no budget can ever pay for is as good as invalid: say so before it is dropped.
 void check_budget(std::vector<Checked>& checked, const Config& cfg) {
-    Ledger ledger = read_ledger(cfg.paths.state);
+    Ledger ledger = state_view::ledger(cfg.paths.state);
     for (auto& c : checked) {
         if (!c.result) continue;
         if (auto why = ledger.never_fits(cost_of(*c.result, cfg), 0, cfg.budget))
@@ -120,27 +120,6 @@ int validate(const Config& cfg, const std::vector<std::string>& files) {
     return invalid > 0 ? kSomeFailed : kOk;
 }
 
-// The spend so far. The daemon may be running, so this reads the ledger without its lock; a line
-// that doesn't parse (say, one being appended right now) is skipped with a warning.
-Ledger read_ledger(const std::string& state_dir) {
-    Ledger ledger;
-    const std::string path = state_dir + "/ledger.jsonl";
-    std::ifstream in(path);
-    std::string line;
-    for (int n = 1; std::getline(in, line); ++n) {
-        if (line.empty()) continue;
-        auto j = nlohmann::json::parse(line, nullptr, false);
-        try {
-            if (j.is_discarded()) throw std::runtime_error("not JSON");
-            ledger.add(j.get<LedgerEntry>());
-        } catch (const std::exception&) {
-            std::fprintf(stderr, "videodrop: %s:%d: not a ledger entry, skipped\n", path.c_str(),
-                         n);
-        }
-    }
-    return ledger;
-}
-
 std::string cap(double spent, double limit, const char* what) {
     return usd(spent) + (limit > 0 ? " of " + usd(limit) + " " + what : std::string(" (no cap)"));
 }
@@ -167,7 +146,7 @@ int cost(const Config& cfg, const std::vector<std::string>& files) {
                 valid == 1 ? "" : "s", skipped.c_str());
 
     auto now = std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
-    Ledger ledger = read_ledger(cfg.paths.state);
+    Ledger ledger = state_view::ledger(cfg.paths.state);
     std::printf("spent today  %s\n",
                 cap(ledger.on_day(now), cfg.budget.usd_per_day, "per day").c_str());
     std::printf("spent total  %s\n", cap(ledger.total(), cfg.budget.usd_total, "in total").c_str());

@@ -13,130 +13,17 @@
 
 #include "daemon/daemon_impl.hpp"
 #include "daemon/delivery.hpp"
-#include "daemon/fail_job.hpp"
 #include "daemon/fsutil.hpp"
 #include "daemon/http_client.hpp"
 #include "daemon/inbox_watcher.hpp"
 #include "daemon/job_store.hpp"
 #include "daemon/media_probe.hpp"
 #include "daemon/metrics.hpp"
-#include "daemon/sidecar.hpp"
 #include "pipeline/engine.hpp"
 
 namespace vd {
 
 using namespace daemon_detail;
-
-void Daemon::Impl::execute(const Commands& commands) {
-    for (const auto& c : commands)
-        std::visit([this](const auto& cmd) { carry_out(cmd); }, c);
-}
-
-void Daemon::Impl::carry_out(const Persist& p) {
-    if (auto r = store->save(p.job); !r)
-        spdlog::error("job={} could not be recorded: {}", p.job.spec.name, r.error());
-}
-
-void Daemon::Impl::carry_out(const RecordSpend& r) {
-    if (auto ok = store->append_ledger(r.entry); !ok) spdlog::error("spend ledger: {}", ok.error());
-}
-
-void Daemon::Impl::carry_out(const SaveLimits& l) {
-    if (auto r = store->save_limits(l.limits); !r) spdlog::error("limits: {}", r.error());
-}
-
-void Daemon::Impl::carry_out(const Log& l) {
-    switch (l.level) {
-        case Log::debug:
-            spdlog::debug("{}", l.text);
-            break;
-        case Log::info:
-            spdlog::info("{}", l.text);
-            break;
-        case Log::warn:
-            spdlog::warn("{}", l.text);
-            break;
-        case Log::error:
-            spdlog::error("{}", l.text);
-            break;
-    }
-}
-
-void Daemon::Impl::carry_out(const SendHttp& s) {
-    http->send(s.request, [this, job = s.job, purpose = s.purpose](HttpResult r) {
-        if (!r.request_id().empty()) spdlog::debug("job={} x-request-id {}", job, r.request_id());
-        after(engine->on_http(job, purpose, r, clock_now()));
-    });
-}
-
-void Daemon::Impl::carry_out(const Download& d) {
-    std::string dest = delivery::tmp_path(cfg.paths, d.job, d.variant);
-    DownloadLimits limits{d.max_bytes, d.min_bytes_per_second, d.low_speed_time, d.deadline};
-    http->download(
-        d.request, dest,
-        [this, job = d.job, variant = d.variant](HttpResult r, int64_t bytes) {
-            DownloadResult result{std::move(r), bytes};
-            after(engine->on_download(job, variant, result, clock_now()));
-        },
-        limits);
-}
-
-void Daemon::Impl::carry_out(const Probe& p) {
-    prober->probe(
-        delivery::tmp_path(cfg.paths, p.job, "video"), p.level == VerifyLevel::decode,
-        [this, job = p.job](MediaInfo info) { after(engine->on_probe(job, info, clock_now())); });
-}
-
-void Daemon::Impl::carry_out(const Deliver& d) {
-    Job job = d.job;
-    if (job.output_name.empty()) {
-        // Chosen and recorded before any rename, so a restart publishes under the same name.
-        job.output_name = delivery::choose_output_name(cfg.paths, job.spec.name);
-        carry_out(Persist{job});
-    }
-    TimePoint now = clock_now();
-    auto sidecar = make_sidecar(job, job.output_name, now, VD_VERSION);
-    auto stem = delivery::publish(cfg.paths, job, sidecar);
-    if (!stem) {
-        spdlog::error(
-            "job={} could not be published: {} (it stays ready and is published "
-            "again at the next start)",
-            job.spec.name, stem.error());
-        return;
-    }
-    spdlog::info("job={} delivered: {}/{}.mp4", job.spec.name, cfg.paths.outbox, *stem);
-    after(engine->on_delivered(job.id, *stem, now), false);
-    (void)store->remove_claim(job.id);
-    ++counts.delivered;
-    if (const Job* done = engine->find(job.id); done && setup.on_finished) setup.on_finished(*done);
-}
-
-void Daemon::Impl::carry_out(const Fail& f) {
-    const Job& job = f.job;
-    auto moved = move_failed_job(cfg.paths, *store, job);
-    if (!moved) {
-        spdlog::error("job={} could not be moved to {}: {}", job.spec.name, cfg.paths.failed,
-                      moved.error());
-        return;
-    }
-    if (moved->empty()) return;  // moved already, before a restart
-    JobError e = job.error.value_or(JobError::make("deliver", "unknown", ""));
-    spdlog::warn("job={} -> {}/{}.error.json ({}: {})", job.spec.name, cfg.paths.failed, *moved,
-                 e.stage, e.code);
-    ++counts.failed;
-    if (setup.on_finished) setup.on_finished(job);
-}
-
-// After any event: carry out its commands, let the engine start what may start now, arm the
-// wake-up timer, and see whether a `once` run is done.
-void Daemon::Impl::after(const Commands& commands, bool tick) {
-    if (stopping) return;
-    execute(commands);
-    if (!tick) return;
-    execute(engine->tick(clock_now()));
-    arm_wake();
-    maybe_finish();
-}
 
 void Daemon::Impl::arm_wake() {
     if (stopping) return;
@@ -161,10 +48,12 @@ bool Daemon::Impl::busy() const {
 
 void Daemon::Impl::count_open() {
     counts.open = counts.budget_held = counts.paused = 0;
+    counts.delivered = exec->delivered();
+    counts.failed = exec->failed();
     for (const auto& [id, job] : engine->jobs()) {
         if (is_terminal(job.state)) continue;
         ++counts.open;
-        if (job.state == State::waiting && job.why.starts_with("budget"))
+        if (job.state == State::waiting && job.wait.kind == Wait::Kind::budget)
             ++counts.budget_held;
         else if (job.state == State::waiting && engine->scheduler().paused(job.spec.provider))
             ++counts.paused;
@@ -194,10 +83,18 @@ tl::expected<void, std::string> Daemon::Impl::start() {
     store.emplace(std::move(*opened));
 
     uint64_t seed = setup.seed ? setup.seed : uint64_t(clock_now().time_since_epoch().count());
-    engine = std::make_unique<Engine>(settings_of(cfg, setup.keys), seed);
     http = std::make_unique<HttpClient>(loop, endpoints_of(cfg, setup.keys));
     prober = std::make_unique<MediaProber>(loop, 2);
     fits = std::make_unique<BoundedPool>(loop, 1);
+    http_port = std::make_unique<CurlHttp>(*http);
+    media_port = std::make_unique<ProbeMedia>(*prober);
+    state_port = std::make_unique<StoreState>(*store);
+    files_port = std::make_unique<FolderFiles>(cfg.paths, *store);
+    Executor::Hooks hooks{setup.on_finished, [this] { settled(); }};
+    exec = std::make_unique<Executor>(
+        std::make_unique<Engine>(settings_of(cfg, setup.keys), seed),
+        Ports{clock, *http_port, *media_port, *state_port, *files_port}, std::move(hooks));
+    engine = &exec->engine();
 
     wake = new uv_timer_t;
     uv_timer_init(loop, wake);
@@ -211,24 +108,10 @@ tl::expected<void, std::string> Daemon::Impl::start() {
         spdlog::error("state: {}", p);
     auto ledger = store->load_ledger();
     if (!ledger) spdlog::error("state: {}", ledger.error());
-    std::vector<Job> jobs;
-    for (auto& job : records.jobs) {
-        // A finished job whose inputs are already in failed/ or whose outputs are published
-        // needs nothing more.
-        if (is_terminal(job.state) && !exists(store->claimed_dir(job.id))) continue;
-        // Published and recorded, then stopped before its claim folder went: finish that.
-        if (job.state == State::delivered) {
-            if (auto r = store->remove_claim(job.id); !r) spdlog::error("state: {}", r.error());
-            continue;
-        }
-        jobs.push_back(std::move(job));
-    }
-    if (!jobs.empty()) spdlog::info("state: resuming {} job(s)", jobs.size());
     std::string limits_problem;
     auto limits = store->load_limits(limits_problem);
     if (!limits_problem.empty()) spdlog::error("state: {}", limits_problem);
-    execute(engine->restore(std::move(jobs), ledger ? *ledger : std::vector<LedgerEntry>{}, limits,
-                            clock_now()));
+    exec->restore(std::move(records.jobs), ledger ? *ledger : std::vector<LedgerEntry>{}, limits);
     return_orphans();
 
     InboxOptions io;
@@ -253,6 +136,7 @@ tl::expected<void, std::string> Daemon::Impl::start() {
 void Daemon::Impl::stop() {
     if (stopping) return;
     stopping = true;
+    if (exec) exec->stop();
     if (watcher) watcher->stop();
     if (http) http->shutdown();
     if (prober) prober->shutdown();

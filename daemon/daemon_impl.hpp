@@ -13,10 +13,12 @@
 #include <vector>
 
 #include "daemon/daemon.hpp"
+#include "daemon/executor.hpp"
 #include "daemon/http_client.hpp"
 #include "daemon/inbox_watcher.hpp"
 #include "daemon/job_store.hpp"
 #include "daemon/media_probe.hpp"
+#include "daemon/real_ports.hpp"
 #include "pipeline/engine.hpp"
 
 namespace vd {
@@ -83,11 +85,18 @@ struct Daemon::Impl {
     DaemonSetup setup;
     Config& cfg;
     std::optional<JobStore> store;
-    std::unique_ptr<Engine> engine;
     std::unique_ptr<HttpClient> http;
     std::unique_ptr<InboxWatcher> watcher;
     std::unique_ptr<MediaProber> prober;
     std::unique_ptr<BoundedPool> fits;  // reference images being fitted, one at a time
+    // The ports the executor acts through, and the executor with the engine.
+    SystemClock clock;
+    std::unique_ptr<CurlHttp> http_port;
+    std::unique_ptr<ProbeMedia> media_port;
+    std::unique_ptr<StoreState> state_port;
+    std::unique_ptr<FolderFiles> files_port;
+    std::unique_ptr<Executor> exec;
+    Engine* engine = nullptr;  // exec's
     uv_timer_t* wake = nullptr;         // heap: freed by close callbacks
     uv_timer_t* cancels = nullptr;      // also paces the metrics textfile
     int64_t ticks = 0;
@@ -97,22 +106,17 @@ struct Daemon::Impl {
     RunSummary counts;
     Impl(uv_loop_t* l, DaemonSetup s) : loop(l), setup(std::move(s)), cfg(setup.config) {}
 
-    // Commands ---------------------------------------------------------------------------------
+    // Events ---------------------------------------------------------------------------------
 
-    void execute(const Commands& commands);
-    void carry_out(const Persist& p);
-    void carry_out(const RecordSpend& r);
-    void carry_out(const SaveLimits& l);
-    void carry_out(const Log& l);
-    void carry_out(const SendHttp& s);
-    void carry_out(const Download& d);
-    void carry_out(const Probe& p);
-    void carry_out(const Deliver& d);
-    void carry_out(const Fail& f);
-
-    // After any event: carry out its commands, let the engine start what may start now, arm the
-    // wake-up timer, and see whether a `once` run is done.
-    void after(const Commands& commands, bool tick = true);
+    // After any event: the executor carries out its commands and lets the engine start what may
+    // start now; then the wake-up timer is armed and a `once` run may end.
+    void after(const Commands& commands, bool tick = true) {
+        if (exec) exec->after(commands, tick);
+    }
+    void settled() {
+        arm_wake();
+        maybe_finish();
+    }
     void arm_wake();
     static void on_wake(uv_timer_t* t);
 

@@ -55,7 +55,7 @@ std::vector<std::string> Daemon::Impl::images_of_rejected(const std::string& man
 void Daemon::Impl::intake_one(const std::string& name) {
     if (stopping) return;
     const std::string path = cfg.paths.inbox + "/" + name;
-    auto spec = read_manifest(path, cfg.paths.inbox, cfg);
+    auto spec = read_manifest(path, cfg.paths.inbox, cfg, remix_lookup(cfg.paths.outbox));
     std::vector<std::string> companions;
     // An image beside the manifest travels with it into the claim (and on to failed/). One
     // in a subfolder or behind a symlink may be shared by other manifests: it is copied.
@@ -193,30 +193,17 @@ void Daemon::Impl::return_orphans() {
 void Daemon::Impl::reject(const Claim& claim, const std::string& name, const std::string& code,
                           const std::string& message, const std::string& hint,
                           const nlohmann::json& manifest) {
-    JobError e = JobError::make("validate", code, message, hint);
-    std::vector<std::string> files{name};
-    for (const auto& c : claim.companions)
-        files.push_back(c);
-    std::string stem = stem_of(name);
-    auto moved =
-        delivery::move_to_failed(cfg.paths, claim.dir, files, stem, make_error(stem, manifest, e));
-    if (!moved) {
-        spdlog::error("inbox: {} could not be moved to {}: {}", name, cfg.paths.failed,
-                      moved.error());
-        return;
-    }
-    (void)store->remove_claim(claim.id);
-    spdlog::warn("inbox: {} rejected -> {}/{}.error.json: {}", name, cfg.paths.failed, *moved,
-                 message);
-    ++counts.failed;
-    if (setup.on_finished) {
-        Job job;
-        job.id = claim.id;
-        job.spec.name = stem;
-        job.state = State::failed;
-        job.error = e;
-        setup.on_finished(job);
-    }
+    // Through the engine like any failure: recorded as failed, then moved to failed/ by the
+    // Fail command (done again after a crash, so a rejection is never half done).
+    JobSpec spec;
+    spec.name = stem_of(name);
+    spec.manifest_file = name;
+    spec.companion_files = claim.companions;
+    spec.manifest = manifest;
+    spdlog::warn("inbox: {} rejected: {}", name, message);
+    after(engine->reject(claim.id, std::move(spec), JobError::validate(code, message, hint),
+                         clock_now()),
+          false);
 }
 
 void Daemon::Impl::on_reject(const std::string& name, const std::string& reason) {
@@ -269,8 +256,8 @@ void Daemon::Impl::write_metrics() {
         m.jobs_by_state[std::string(to_string(static_cast<State>(s)))] = 0;
     for (const auto& [id, job] : engine->jobs())
         ++m.jobs_by_state[std::string(to_string(job.state))];
-    m.delivered = counts.delivered;
-    m.failed = counts.failed;
+    m.delivered = exec->delivered();
+    m.failed = exec->failed();
     TimePoint now = clock_now();
     m.spend_today_usd = engine->ledger().on_day(now);
     m.spend_total_usd = engine->ledger().total();

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "daemon/fs_move.hpp"
 #include "daemon/fsutil.hpp"
 #include "daemon/sha256.hpp"
 
@@ -37,17 +38,6 @@ std::string ext_of(const std::string& variant) {
     return "bin";
 }
 
-// rename(2) that fails with EEXIST instead of replacing. Returns 0 or an errno.
-int rename_noreplace(const std::string& from, const std::string& to) {
-    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
-    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) return errno;
-    // Filesystems without RENAME_NOREPLACE (NFS, ...): link(2) refuses to replace too.
-    if (::link(from.c_str(), to.c_str()) == 0) return ::unlink(from.c_str()) == 0 ? 0 : errno;
-    if (errno != EPERM && errno != ENOTSUP && errno != EOPNOTSUPP) return errno;
-    if (exists(to)) return EEXIST;  // last resort, racy: no hard links either
-    return ::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno;
-}
-
 // Whether two paths hold the same bytes (one may be a leftover of an interrupted move).
 bool same_content(const std::string& a, const std::string& b) {
     auto ha = sha256_file(a), hb = sha256_file(b);
@@ -67,79 +57,16 @@ tl::expected<void, std::string> finish_file(const std::string& path, fs::FileMod
     return {};
 }
 
-// Copies a file (or symlink) into `staging` durably, for moves between filesystems.
-tl::expected<void, std::string> copy_to(const std::string& from, const std::string& staging,
-                                        fs::FileMode mode) {
-    struct stat st {};
-    if (::lstat(from.c_str(), &st) != 0)
-        return tl::unexpected("cannot read " + from + ": " + why(errno));
-    ::unlink(staging.c_str());
-    if (S_ISLNK(st.st_mode)) {
-        std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
-        ssize_t n = ::readlink(from.c_str(), target.data(), target.size());
-        if (n < 0 ||
-            ::symlink(target.substr(0, static_cast<size_t>(n)).c_str(), staging.c_str()) != 0)
-            return tl::unexpected("cannot copy the symlink " + from + ": " + why(errno));
-        return {};
-    }
-    // Streamed: a rejected input may be a 2 GB file.
-    int in = ::open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (in < 0) return tl::unexpected("cannot read " + from + ": " + why(errno));
-    auto created = fs::create_new(staging, mode);
-    if (!created) {
-        ::close(in);
-        return tl::unexpected(created.error());
-    }
-    int out = *created;
-    std::vector<char> buf(1 << 20);
-    int err = 0;
-    for (;;) {
-        ssize_t n = ::read(in, buf.data(), buf.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            err = n < 0 ? errno : 0;
-            break;
-        }
-        for (ssize_t done = 0; done < n && err == 0;) {
-            ssize_t w = ::write(out, buf.data() + done, static_cast<size_t>(n - done));
-            if (w < 0 && errno != EINTR) err = errno;
-            if (w > 0) done += w;
-        }
-        if (err != 0) break;
-    }
-    if (err == 0 && ::fsync(out) != 0) err = errno;
-    ::close(in);
-    if (::close(out) != 0 && err == 0) err = errno;
-    if (err != 0) {
-        ::unlink(staging.c_str());
-        return tl::unexpected("cannot copy " + from + " to " + staging + ": " + why(err) +
-                              " (check free space)");
-    }
-    return {};
-}
-
 // Moves `from` to `to` without replacing anything. When `to` already holds the same bytes (a move
 // interrupted after the link or copy), the source is dropped. `staging` is for the copy fallback.
 tl::expected<void, std::string> place(const std::string& from, const std::string& to,
                                       const std::string& staging, fs::FileMode mode) {
-    int err = rename_noreplace(from, to);
-    if (err == EXDEV) {
-        if (auto c = copy_to(from, staging, mode); !c) return c;
-        err = rename_noreplace(staging, to);
-        if (err == 0) {
-            if (::unlink(from.c_str()) != 0)
-                return tl::unexpected("cannot remove " + from + ": " + why(errno));
-            return {};
-        }
-        ::unlink(staging.c_str());
-    }
-    if (err == EEXIST && same_content(from, to)) {
-        ::unlink(from.c_str());
-        return {};
-    }
-    if (err == EEXIST)
+    auto moved = fs::move_noreplace(from, to, staging, mode);
+    if (moved) return {};
+    if (moved.error().err != EEXIST) return tl::unexpected(moved.error().message);
+    if (!same_content(from, to))
         return tl::unexpected(to + " already exists and is not this job's file; move it away");
-    if (err != 0) return tl::unexpected("cannot move " + from + " to " + to + ": " + why(err));
+    ::unlink(from.c_str());
     return {};
 }
 

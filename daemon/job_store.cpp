@@ -193,7 +193,7 @@ tl::expected<void, std::string> JobStore::recover() {
     }
     next_seq_ = highest + 1;
     reserved_ = highest;
-    return repair_ledger(dir_ + "/ledger.jsonl");
+    return repair_ledger(dir_ + "/" + kLedgerFile);
 }
 
 tl::expected<uint64_t, std::string> JobStore::next_seq() {
@@ -208,11 +208,11 @@ tl::expected<uint64_t, std::string> JobStore::next_seq() {
 }
 
 std::string JobStore::record_path(const std::string& id) const {
-    return dir_ + "/jobs/" + id + ".json";
+    return dir_ + "/" + kJobsDir + "/" + id + ".json";
 }
 
 std::string JobStore::claimed_dir(const std::string& id) const {
-    return dir_ + "/claimed/" + id;
+    return dir_ + "/" + kClaimedDir + "/" + id;
 }
 
 tl::expected<Claim, ClaimError> JobStore::claim(const std::string& inbox_dir,
@@ -325,7 +325,7 @@ std::vector<std::string> JobStore::orphan_claims() const {
 }
 
 tl::expected<void, std::string> JobStore::append_ledger(const LedgerEntry& e) {
-    const std::string path = dir_ + "/ledger.jsonl";
+    const std::string path = dir_ + "/" + kLedgerFile;
     const bool created = !exists(path);
     int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return tl::unexpected("cannot open " + path + ": " + why(errno));
@@ -356,7 +356,7 @@ tl::expected<void, std::string> JobStore::append_ledger(const LedgerEntry& e) {
 }
 
 tl::expected<std::vector<LedgerEntry>, std::string> JobStore::load_ledger() const {
-    const std::string path = dir_ + "/ledger.jsonl";
+    const std::string path = dir_ + "/" + kLedgerFile;
     std::vector<LedgerEntry> entries;
     if (!exists(path)) return entries;
     auto text = fs::read_file(path, kMaxLedgerBytes);

@@ -40,6 +40,11 @@ struct ClaimError {
 
 class JobStore {
   public:
+    // The layout's names (STATE/<name>), known here and in the read-only view below.
+    static constexpr const char* kJobsDir = "jobs";
+    static constexpr const char* kClaimedDir = "claimed";
+    static constexpr const char* kLedgerFile = "ledger.jsonl";
+
     // Creates STATE/{jobs,claimed} as needed and locks STATE; fails while another store (in this
     // or another process) holds the lock.
     static tl::expected<JobStore, std::string> open(const std::string& state_dir);
@@ -105,5 +110,13 @@ class JobStore {
     uint64_t next_seq_ = 1;  // the next number to hand out
     uint64_t reserved_ = 0;  // numbers up to this one are recorded in STATE/seq
 };
+
+// The state folder read without the lock (daemon/state_view.cpp), for the management commands;
+// the daemon may be writing meanwhile, and what does not parse is skipped with a warning.
+namespace state_view {
+std::vector<Job> jobs(const std::string& state_dir);       // STATE/jobs/*.json
+Ledger ledger(const std::string& state_dir);               // STATE/ledger.jsonl
+std::vector<std::string> claim_ids(const std::string& state_dir);  // STATE/claimed/*
+}  // namespace state_view
 
 }  // namespace vd

@@ -18,10 +18,12 @@
 #include "daemon/cli.hpp"
 #include "daemon/delivery.hpp"
 #include "daemon/fail_job.hpp"
+#include "daemon/fs_move.hpp"
 #include "daemon/fsutil.hpp"
 #include "daemon/job_store.hpp"
 #include "daemon/manage.hpp"
 #include "daemon/manage_util.hpp"
+#include "daemon/sidecar.hpp"
 #include "pipeline/engine.hpp"
 
 namespace vd::manage {
@@ -35,14 +37,11 @@ using nlohmann::json;
 int claimed_jobs(const std::string& state, const std::string& name) {
     int n = 0;
     std::vector<std::string> ids;
-    for (const auto& j : read_jobs(state)) {
+    for (const auto& j : state_view::jobs(state)) {
         ids.push_back(j.id);
         if (j.spec.name == name && !is_terminal(j.state)) ++n;
     }
-    std::error_code ec;
-    for (sfs::directory_iterator it(state + "/claimed", ec), end; !ec && it != end;
-         it.increment(ec)) {
-        std::string id = it->path().filename().string();
+    for (const auto& id : state_view::claim_ids(state)) {
         if (!JobStore::claim_of(id, name)) continue;
         if (std::find(ids.begin(), ids.end(), id) == ids.end()) ++n;
     }
@@ -52,7 +51,8 @@ int claimed_jobs(const std::string& state, const std::string& name) {
 // The files a manifest in the inbox brings along: its image, as the daemon would claim it.
 std::vector<std::string> companions(const Config& cfg, const std::string& manifest) {
     std::vector<std::string> out;
-    auto spec = read_manifest(cfg.paths.inbox + "/" + manifest, cfg.paths.inbox, cfg);
+    auto spec = read_manifest(cfg.paths.inbox + "/" + manifest, cfg.paths.inbox, cfg,
+                              remix_lookup(cfg.paths.outbox));
     if (!spec) return out;
     auto add = [&](const std::string& f) {
         if (!f.empty() && f.find('/') == std::string::npos && f != manifest &&
@@ -66,15 +66,9 @@ std::vector<std::string> companions(const Config& cfg, const std::string& manife
 }
 
 json cancelled_error(const std::string& name) {
-    return {{"schema", "videodrop.error/1"},
-            {"name", name},
-            {"manifest", nullptr},
-            {"error",
-             {{"stage", "intake"},
-              {"code", "cancelled"},
-              {"message", "cancelled by the user before it was claimed"},
-              {"retryable", false},
-              {"hint", "`videodrop retry " + name + "` submits it again"}}}};
+    return make_error(name, nullptr,
+                      JobError::intake("cancelled", "cancelled by the user before it was claimed",
+                                       "`videodrop retry " + name + "` submits it again"));
 }
 
 enum class Unclaimed { none, moved, raced, error };
@@ -93,7 +87,7 @@ Unclaimed fail_unclaimed(const Config& cfg, const std::string& name) {
                      std::strerror(errno));
         return Unclaimed::error;
     }
-    if (int err = rename_noreplace(inbox + "/" + manifest, hold + "/" + manifest); err != 0) {
+    if (int err = fs::rename_noreplace(inbox + "/" + manifest, hold + "/" + manifest); err != 0) {
         std::error_code ec;
         sfs::remove(hold, ec);  // only when empty: a leftover of an interrupted cancel stays
         if (err == ENOENT) return Unclaimed::raced;
@@ -102,7 +96,7 @@ Unclaimed fail_unclaimed(const Config& cfg, const std::string& name) {
         return Unclaimed::error;
     }
     for (const auto& f : files)
-        (void)rename_noreplace(inbox + "/" + f, hold + "/" + f);  // missing: claimed elsewhere
+        (void)fs::rename_noreplace(inbox + "/" + f, hold + "/" + f);  // missing: claimed elsewhere
     files.insert(files.begin(), manifest);
 
     auto stem = delivery::move_to_failed(cfg.paths, hold, files, name, cancelled_error(name));

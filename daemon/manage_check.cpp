@@ -1,6 +1,7 @@
 // `videodrop check`: asks each provider, with each key of its pool, for its models and for one
 // video of the list. Neither request costs anything; no create is ever sent.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -38,7 +39,7 @@ std::string key_source(const ProviderConfig& p, size_t count) {
     if (!p.keys_file.empty())
         return std::to_string(count) + (count == 1 ? " key" : " keys") + " from keys_file " +
                p.keys_file;
-    return "the mock's built-in key";
+    return "no key needed (served by videodrop itself)";
 }
 
 // Provider words may quote what was sent; a key must not reach the terminal even then.
@@ -50,12 +51,14 @@ bool ok_status(const HttpResult& r) {
     return r.transport == TransportError::none && r.status >= 200 && r.status < 300;
 }
 
-std::string failure(const HttpResult& r, const std::vector<std::string>& keys) {
+std::string failure(const HttpResult& r, const std::vector<std::string>& keys,
+                    const protocol::Protocol& proto) {
     if (r.transport != TransportError::none)
         return scrub("no answer: " + r.transport_message, keys) +
                " (check base_url, the network and proxy)";
     std::string out = "HTTP " + std::to_string(r.status);
-    if (auto e = protocol::parse_error(r)) {
+    auto now = std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
+    if (auto e = proto.classify(r, false, now).error) {
         if (!e->code.empty()) out += " " + e->code;
         if (!e->message.empty()) out += ": " + e->message;
     } else if (!r.body.empty()) {
@@ -102,8 +105,8 @@ void run_probes(const std::vector<Target>& targets, std::vector<Probe>& probes) 
         const auto& p = std::find_if(targets.begin(), targets.end(), [&](const Target& t) {
                             return t.config->core.name == pr.provider;
                         })->config->core;
-        auto req = pr.models ? protocol::build_models(p, pr.slot)
-                             : protocol::build_list(p, 1, "", pr.slot);
+        const protocol::Protocol& proto = *protocol::find(p.protocol);
+        auto req = pr.models ? proto.credentials(p, pr.slot) : proto.list(p, "", pr.slot);
         pr.result.transport = TransportError::not_sent;  // until an answer replaces it
         pr.result.transport_message = "the request did not finish";
         http->send(req, [&pr, &pending](HttpResult r) {
@@ -135,7 +138,7 @@ int check(const Config& cfg, const std::string& provider, const EnvLookup& env) 
     for (const auto& [name, p] : cfg.providers) {
         if (!provider.empty() && name != provider) continue;
         if (p.core.base_url.empty()) {
-            std::printf("%s: the built-in mock (no base_url): nothing to check\n", name.c_str());
+            std::printf("%s: served by videodrop itself (no base_url): nothing to check\n", name.c_str());
             continue;
         }
         auto keys = load_keys(p, env);
@@ -175,10 +178,10 @@ int check(const Config& cfg, const std::string& provider, const EnvLookup& env) 
                         "GET /models did not answer a model list (is base_url right?)");
                 }
             } else {
-                problems.push_back("GET /models: " + failure(models->result, t.keys));
+                problems.push_back("GET /models: " + failure(models->result, t.keys, *protocol::find(t.config->core.protocol)));
             }
             if (!ok_status(list->result))
-                problems.push_back("GET /videos: " + failure(list->result, t.keys));
+                problems.push_back("GET /videos: " + failure(list->result, t.keys, *protocol::find(t.config->core.protocol)));
             std::string line = "ok (" + offers + ")";
             if (!problems.empty()) {
                 rc = cli::kFatal;

@@ -14,8 +14,10 @@
 
 #include "config/manifest.hpp"
 #include "daemon/cli.hpp"
+#include "daemon/fs_move.hpp"
 #include "daemon/fsutil.hpp"
 #include "daemon/manage.hpp"
+#include "daemon/job_store.hpp"
 #include "daemon/manage_util.hpp"
 #include "daemon/refetch.hpp"
 
@@ -123,7 +125,7 @@ bool taken_since(const Config& cfg, const std::string& manifest, const std::stri
     auto written = sfs::last_write_time(error_path, ec);
     if (ec || manifest.empty()) return false;
     const auto since = sfs::file_time_type::clock::to_sys(written);
-    for (const auto& job : read_jobs(cfg.paths.state))
+    for (const auto& job : state_view::jobs(cfg.paths.state))
         if (job.spec.manifest_file == manifest && job.discovered >= since) return true;
     return false;
 }
@@ -183,11 +185,12 @@ std::vector<Move> put_back(const std::string& failed, const std::string& inbox,
                            const std::vector<Move>& done) {
     std::vector<Move> stuck;
     for (auto it = done.rbegin(); it != done.rend(); ++it) {
-        auto r = move_noreplace(inbox + "/" + it->to, failed + "/" + it->from,
-                                failed + "/." + it->from + ".retry.tmp");
+        auto r = fs::move_noreplace(inbox + "/" + it->to, failed + "/" + it->from,
+                                    failed + "/." + it->from + ".retry.tmp",
+                                    fs::mode_for_folder(failed));
         if (r) continue;
         std::fprintf(stderr, "videodrop: cannot put %s/%s back: %s\n", inbox.c_str(),
-                     it->to.c_str(), r.error().c_str());
+                     it->to.c_str(), r.error().message.c_str());
         stuck.push_back(*it);
     }
     (void)fs::fsync_dir(failed);
@@ -243,10 +246,13 @@ int retry_one(const Config& cfg, const std::string& name) {
     // quick second failure of the job while it is still here is written as NAME-2.error.json.
     std::vector<Move> done;
     for (const auto& m : moves) {
-        auto r = move_noreplace(failed + "/" + m.from, inbox + "/" + m.to,
-                                inbox + "/." + m.to + ".retry.tmp");
+        auto r = fs::move_noreplace(failed + "/" + m.from, inbox + "/" + m.to,
+                                    inbox + "/." + m.to + ".retry.tmp",
+                                    fs::mode_for_folder(inbox));
         if (!r) {
-            std::fprintf(stderr, "videodrop: %s: %s\n", name.c_str(), r.error().c_str());
+            std::string why = r.error().message;
+            if (r.error().err == EEXIST) why += "; move it away first";
+            std::fprintf(stderr, "videodrop: %s: %s\n", name.c_str(), why.c_str());
             auto stuck = put_back(failed, inbox, done);
             const char* kept = has_error ? "; its error file is kept" : "";
             if (stuck.empty())

@@ -10,6 +10,7 @@
 #include "daemon/cli.hpp"
 #include "daemon/delivery.hpp"
 #include "daemon/manage.hpp"
+#include "daemon/job_store.hpp"
 #include "daemon/manage_util.hpp"
 
 namespace vd::manage {
@@ -206,8 +207,8 @@ json status_json(std::vector<Job> jobs, const Ledger& ledger, const BudgetSettin
 
 int status(const Config& cfg, const StatusOptions& o) {
     auto render = [&] {
-        auto jobs = read_jobs(cfg.paths.state);
-        auto ledger = read_ledger(cfg.paths.state);
+        auto jobs = state_view::jobs(cfg.paths.state);
+        auto ledger = state_view::ledger(cfg.paths.state);
         auto now = wall_now();
         return o.json ? status_json(std::move(jobs), ledger, cfg.budget, now, o.all).dump() + "\n"
                       : status_text(std::move(jobs), ledger, cfg.budget, now, o.all);

@@ -12,6 +12,8 @@
 #include "config/manifest.hpp"
 #include "config/utf8.hpp"
 #include "daemon/cli.hpp"
+#include "daemon/sidecar.hpp"
+#include "daemon/fs_move.hpp"
 #include "daemon/fsutil.hpp"
 #include "daemon/manage.hpp"
 #include "daemon/manage_util.hpp"
@@ -186,7 +188,13 @@ int submit(const Config& cfg, const SubmitOptions& o, TimePoint now) {
                          static_cast<intmax_t>(cfg.intake.max_image_bytes));
             return cli::kUsage;
         }
-        if (auto c = copy_durable(o.image, staging.dir + "/" + image_name); !c) {
+        // The image itself, not a symlink to it: the inbox takes regular files only.
+        std::error_code ec;
+        std::string source = std::filesystem::canonical(o.image, ec);
+        if (ec) source = o.image;
+        if (auto c = fs::copy_durable(source, staging.dir + "/" + image_name,
+                                      fs::mode_for_folder(cfg.paths.inbox));
+            !c) {
             std::fprintf(stderr, "videodrop: %s\n", c.error().c_str());
             return cli::kFatal;
         }
@@ -200,7 +208,7 @@ int submit(const Config& cfg, const SubmitOptions& o, TimePoint now) {
     // The same check the daemon makes, so a mistake is reported now and not as a failed job.
     // What it finds is a value given on the command line (or the config's default for it):
     // usage, unless the staged file itself could not be read back.
-    if (auto spec = read_manifest(staged, staging.dir, cfg); !spec) {
+    if (auto spec = read_manifest(staged, staging.dir, cfg, remix_lookup(cfg.paths.outbox)); !spec) {
         bool io = false;
         for (const auto& p : spec.error()) {
             std::fprintf(stderr, "videodrop: submit: %s%s\n",
@@ -218,14 +226,14 @@ int submit(const Config& cfg, const SubmitOptions& o, TimePoint now) {
     // The image first: a manifest must never be seen without its image.
     const std::string image_path = inbox + "/" + image_name;
     if (!image_name.empty()) {
-        if (int err = rename_noreplace(staging.dir + "/" + image_name, image_path); err != 0) {
+        if (int err = fs::rename_noreplace(staging.dir + "/" + image_name, image_path); err != 0) {
             std::fprintf(stderr, "videodrop: cannot move the image to %s: %s\n", image_path.c_str(),
                          std::strerror(err));
             return cli::kFatal;
         }
     }
     const std::string path = inbox + "/" + manifest_name;
-    if (int err = rename_noreplace(staged, path); err != 0) {
+    if (int err = fs::rename_noreplace(staged, path); err != 0) {
         if (!image_name.empty()) ::unlink(image_path.c_str());
         std::fprintf(stderr, "videodrop: cannot move the manifest to %s: %s\n", path.c_str(),
                      std::strerror(err));

@@ -21,42 +21,6 @@ namespace vd::manage {
 namespace sfs = std::filesystem;
 using nlohmann::json;
 
-std::vector<Job> read_jobs(const std::string& state_dir) {
-    std::vector<Job> jobs;
-    std::error_code ec;
-    const std::string dir = state_dir + "/jobs";
-    for (sfs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-        const std::string name = it->path().filename().string();
-        if (name.empty() || name.front() == '.' || !name.ends_with(".json")) continue;
-        auto text = fs::read_file(it->path().string(), 16u << 20);
-        if (!text) continue;  // renamed away or unreadable: the daemon knows better
-        auto j = json::parse(*text, nullptr, false);
-        try {
-            if (j.is_discarded()) throw std::runtime_error("not JSON");
-            jobs.push_back(j.get<Job>());
-        } catch (const std::exception&) {
-            std::fprintf(stderr, "videodrop: %s/%s is not a job record, skipped\n", dir.c_str(),
-                         name.c_str());
-        }
-    }
-    return jobs;
-}
-
-Ledger read_ledger(const std::string& state_dir) {
-    Ledger ledger;
-    std::ifstream in(state_dir + "/ledger.jsonl");
-    std::string line;
-    while (std::getline(in, line)) {
-        auto j = json::parse(line, nullptr, false);
-        if (j.is_discarded() || !j.is_object()) continue;
-        try {
-            ledger.add(j.get<LedgerEntry>());
-        } catch (const std::exception&) {
-        }
-    }
-    return ledger;
-}
-
 bool daemon_running(const std::string& state_dir) {
     // Never create the lock file: that is the store's.
     int fd = ::open((state_dir + "/lock").c_str(), O_RDONLY | O_CLOEXEC);
@@ -69,50 +33,6 @@ bool daemon_running(const std::string& state_dir) {
 bool exists(const std::string& path) {
     struct stat st {};
     return ::lstat(path.c_str(), &st) == 0;
-}
-
-int rename_noreplace(const std::string& from, const std::string& to) {
-    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
-    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) return errno;
-    // Filesystems without RENAME_NOREPLACE (NFS, ...): link(2) refuses to replace too.
-    if (::link(from.c_str(), to.c_str()) == 0) return ::unlink(from.c_str()) == 0 ? 0 : errno;
-    if (errno != EPERM && errno != ENOTSUP && errno != EOPNOTSUPP) return errno;
-    if (exists(to)) return EEXIST;
-    return ::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno;
-}
-
-tl::expected<void, std::string> copy_durable(const std::string& from, const std::string& to) {
-    std::error_code ec;
-    sfs::copy_file(from, to, sfs::copy_options::overwrite_existing, ec);
-    if (ec) return tl::unexpected("cannot copy " + from + " to " + to + ": " + ec.message());
-    int fd = ::open(to.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || ::fsync(fd) != 0) {
-        std::string msg = "cannot fsync " + to + ": " + std::strerror(errno);
-        if (fd >= 0) ::close(fd);
-        return tl::unexpected(msg);
-    }
-    ::close(fd);
-    return {};
-}
-
-tl::expected<void, std::string> move_noreplace(const std::string& from, const std::string& to,
-                                               const std::string& staging) {
-    int err = rename_noreplace(from, to);
-    if (err == EXDEV) {
-        if (auto c = copy_durable(from, staging); !c) return c;
-        err = rename_noreplace(staging, to);
-        if (err == 0) {
-            if (::unlink(from.c_str()) != 0)
-                return tl::unexpected("copied " + from + " to " + to +
-                                      " but cannot remove it: " + std::strerror(errno));
-            return {};
-        }
-        ::unlink(staging.c_str());
-    }
-    if (err == EEXIST) return tl::unexpected(to + " already exists; move it away first");
-    if (err != 0)
-        return tl::unexpected("cannot move " + from + " to " + to + ": " + std::strerror(err));
-    return {};
 }
 
 namespace {

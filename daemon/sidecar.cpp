@@ -1,11 +1,13 @@
 #include "daemon/sidecar.hpp"
 
+#include <sys/stat.h>
 #include <time.h>
 
 #include <cmath>
 #include <cstdio>
 
 #include "daemon/delivery.hpp"
+#include "daemon/fsutil.hpp"
 
 namespace vd {
 namespace {
@@ -103,6 +105,33 @@ json make_sidecar(const Job& job, const std::string& stem, TimePoint delivered,
         {"meta", s.meta.is_null() ? json::object() : s.meta},
         {"videodrop", {{"version", version}}},
     };
+}
+
+tl::expected<std::optional<RemixSource>, std::string> read_remix_source(const std::string& outbox,
+                                                                        const std::string& name) {
+    const std::string path = outbox + "/" + name + ".json";
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+        return std::optional<RemixSource>();
+    auto text = fs::read_file(path, 16u << 20);
+    if (!text) return tl::unexpected("its sidecar " + path + " cannot be read: " + text.error());
+    auto sidecar = json::parse(*text, nullptr, false);
+    if (sidecar.is_discarded() || !sidecar.is_object())
+        return tl::unexpected("its sidecar " + path + " is not valid JSON");
+    auto id = sidecar.value(json::json_pointer("/provider/video_id"), json());
+    if (!id.is_string() || id.get<std::string>().empty())
+        return tl::unexpected("its sidecar " + path + " has no provider.video_id");
+    RemixSource source;
+    source.video_id = id.get<std::string>();
+    auto seconds = sidecar.value(json::json_pointer("/request/seconds"), json());
+    auto size = sidecar.value(json::json_pointer("/request/size"), json());
+    if (seconds.is_number_integer()) source.seconds = seconds.get<int>();
+    if (size.is_string()) source.size = parse_size(size.get<std::string>());
+    return std::optional<RemixSource>(std::move(source));
+}
+
+RemixLookup remix_lookup(const std::string& outbox) {
+    return [outbox](const std::string& name) { return read_remix_source(outbox, name); };
 }
 
 json make_error(const std::string& name, const json& manifest, const JobError& e) {

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/manifest.hpp"
 #include "pipeline/job.hpp"
 
 namespace vd {
@@ -13,6 +14,13 @@ namespace vd {
 // Schema "videodrop.sidecar/1" for a job published as STEM (media from job.media).
 nlohmann::json make_sidecar(const Job& job, const std::string& stem, TimePoint delivered,
                             const std::string& version);
+
+// The delivered job NAME as a remix source, read from outbox/NAME.json: nullopt when there is no
+// such sidecar, an error when it does not say which video it is.
+tl::expected<std::optional<RemixSource>, std::string> read_remix_source(const std::string& outbox,
+                                                                        const std::string& name);
+// read_remix_source on `outbox`, for read_manifest.
+RemixLookup remix_lookup(const std::string& outbox);
 
 // Schema "videodrop.error/1"; `manifest` is null when the manifest did not parse.
 nlohmann::json make_error(const std::string& name, const nlohmann::json& manifest,

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include "pipeline/protocol.hpp"
+#include "pipeline/openai_videos/openai_videos.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < 2) return 0;
@@ -21,11 +21,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     vd::Dialect dialect;
     dialect.running_words = {"processing"};
     dialect.completed_words = {"done"};
-    (void)vd::protocol::parse_video(r, dialect);
-    (void)vd::protocol::parse_list(r, dialect);
-    (void)vd::protocol::parse_error(r);
+    (void)vd::openai_videos::parse_video(r, dialect);
+    (void)vd::openai_videos::parse_list(r, dialect);
+    (void)vd::openai_videos::parse_error(r);
     auto now = vd::from_ms(1'790'000'000'000);
-    auto c = vd::protocol::classify(r, data[1] & 1, now);
+    auto c = vd::openai_videos::classify(r, data[1] & 1, now);
     if (c.retry_after && c.retry_after->count() < 0) __builtin_trap();  // a wait is never negative
     return 0;
 }

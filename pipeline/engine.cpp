@@ -54,19 +54,6 @@ const Job* Engine::find(const std::string& id) const {
     return it == jobs_.end() ? nullptr : &it->second;
 }
 
-void Engine::transition(Job& job, State to, std::string why, Commands& out) {
-    State from = job.state;
-    if (from == to && job.why == why) return;
-    if (is_in_flight(from) && !is_in_flight(to)) sched_.on_release(job.spec.provider, job.key_slot);
-    if (!is_in_flight(from) && is_in_flight(to)) sched_.on_acquire(job.spec.provider, job.key_slot);
-    std::string text = "job=" + job.spec.name + " " + std::string(to_string(from)) + " -> " +
-                       std::string(to_string(to));
-    if (!why.empty()) text += " (" + why + ")";
-    out.push_back(log(from == to ? Log::debug : Log::info, std::move(text)));
-    job.state = to;
-    job.why = std::move(why);
-}
-
 void Engine::refund(Job& job, TimePoint now, Commands& out) {
     if (!job.charged) return;
     LedgerEntry e{now, job.id, -job.cost_usd};
@@ -75,15 +62,8 @@ void Engine::refund(Job& job, TimePoint now, Commands& out) {
     job.charged = false;
 }
 
-void Engine::fail(Job& job, JobError error, Commands& out) {
-    if (error.hint.empty()) error.hint = hint_for(error.code);
-    transition(job, State::failed, error.stage + ": " + error.code, out);
-    out.push_back(log(Log::warn, "job=" + job.spec.name + " failed at " + error.stage + ": " +
-                                     error.code + ": " + error.message));
-    job.error = std::move(error);
-    job.awaiting = false;
-    out.push_back(Persist{job});
-    out.push_back(Fail{job});
+const protocol::Protocol* Engine::protocol_of(const ProviderSettings& p) const {
+    return protocol::find(p.protocol);
 }
 
 const ProviderSettings* Engine::provider_or_fail(Job& job, Commands& out) {
@@ -121,12 +101,12 @@ Commands Engine::add(const std::string& id, JobSpec spec, TimePoint now) {
              out);
         return out;
     }
-    if (p->protocol == "chat-sse") {
+    if (!protocol_of(*p)) {
         fail(stored,
-             JobError::make(
-                 "validate", "unsupported_protocol",
-                 "protocol \"chat-sse\" of provider '" + p->name + "' is not supported yet",
-                 "use a provider with protocol = \"openai-videos\""),
+             JobError::validate("unsupported_protocol",
+                                "protocol \"" + p->protocol + "\" of provider '" + p->name +
+                                    "' is not supported by this build",
+                                "use a provider with a protocol `videodrop validate` accepts"),
              out);
         return out;
     }
@@ -136,9 +116,8 @@ Commands Engine::add(const std::string& id, JobSpec spec, TimePoint now) {
         stored.key_slot = stored.spec.refetch_key_slot;
         stored.first_submit = now;
         stored.submit_sent = now;
-        transition(stored, State::downloading,
-                   "video " + stored.video_id + " was paid for already; fetching it again", out);
-        out.push_back(Persist{stored});
+        enter(stored, State::downloading,
+              "video " + stored.video_id + " was paid for already; fetching it again", out);
         return out;
     }
     if (auto e = never_affordable(stored)) {
@@ -193,10 +172,7 @@ Commands Engine::cancel(const std::string& id, TimePoint now) {
     if (!before_submit)
         e.message += "; the provider has no cancel call, so its result is discarded";
     job.error = e;
-    transition(job, State::cancelled, "by the user", out);
-    job.awaiting = false;
-    out.push_back(Persist{job});
-    out.push_back(Fail{job});
+    enter(job, State::cancelled, "by the user", out);
     return out;
 }
 
@@ -244,15 +220,14 @@ Commands Engine::tick(TimePoint now) {
             continue;
         const ProviderSettings* p = provider_or_fail(job, out);
         if (!p) continue;
-        if (job.state == State::queued || job.state == State::in_progress) {
-            job.awaiting = true;
-            out.push_back(SendHttp{id, Purpose::poll,
-                                   protocol::build_retrieve(*p, job.video_id, job.key_slot)});
-        } else if (job.state == State::reconciling) {
-            job.awaiting = true;
+        const protocol::Protocol& proto = *protocol_of(*p);
+        job.awaiting = true;
+        if (job.state == State::reconciling) {
             job.list_pages = 0;
+            out.push_back(SendHttp{id, Purpose::list, proto.list(*p, "", job.key_slot)});
+        } else {
             out.push_back(
-                SendHttp{id, Purpose::list, protocol::build_list(*p, 50, "", job.key_slot)});
+                SendHttp{id, Purpose::poll, proto.status(*p, job.video_id, job.key_slot)});
         }
     }
     // Credentials of paused keys, now and then.
@@ -263,9 +238,10 @@ Commands Engine::tick(TimePoint now) {
             std::string target = check_target(name, slot);
             if (!keys[slot].paused || keys[slot].next_check > now || checking_.count(target))
                 continue;
+            const protocol::Protocol* proto = protocol_of(pit->second);
+            if (!proto) continue;
             checking_.insert(target);
-            out.push_back(
-                SendHttp{target, Purpose::check, protocol::build_models(pit->second, slot)});
+            out.push_back(SendHttp{target, Purpose::check, proto->credentials(pit->second, slot)});
         }
     }
     // Submits: priority, then arrival.
@@ -291,11 +267,8 @@ Commands Engine::tick(TimePoint now) {
             if (why->find("usd_per_day") != std::string::npos)
                 *why += "; waits for the next UTC day (" +
                         iso8601_utc(std::chrono::ceil<std::chrono::days>(now + Millis{1})) + ")";
-            if (job->state != State::waiting || job->why != *why) {
-                transition(*job, State::waiting, *why, out);
-                out.push_back(Persist{*job});
-            }
             job->next_action = now + kBudgetRecheck;
+            enter(*job, State::waiting, Wait::budget(std::move(*why)), out);
             continue;
         }
         auto b = blocked.find(job->spec.provider);
@@ -305,10 +278,7 @@ Commands Engine::tick(TimePoint now) {
             blocked[job->spec.provider] = d;
             if (d.retry_at != TimePoint::max())
                 sched_wake_ = std::min(sched_wake_.value_or(TimePoint::max()), d.retry_at);
-            if (job->state != State::waiting || job->why != d.why) {
-                transition(*job, State::waiting, d.why, out);
-                if (job->state != State::claimed) out.push_back(Persist{*job});
-            }
+            enter(*job, State::waiting, d.why, out);
             continue;
         }
         start_submit(*job, *d.slot, now, out);
@@ -363,7 +333,7 @@ bool Engine::only_budget_held() const {
     bool any = false;
     for (const auto& [id, job] : jobs_) {
         if (is_terminal(job.state)) continue;
-        if (job.state != State::waiting || !job.why.starts_with("budget")) return false;
+        if (job.state != State::waiting || job.wait.kind != Wait::Kind::budget) return false;
         any = true;
     }
     return any;

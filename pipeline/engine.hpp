@@ -76,6 +76,10 @@ class Engine {
 
     // A new job from the inbox.
     Commands add(const std::string& id, JobSpec spec, TimePoint now);
+    // A claimed manifest that cannot become a job (unreadable, invalid, its image unusable):
+    // it enters `failed` like any job, so its inputs go to failed/ with `error`. `spec` needs
+    // name, manifest_file, companion_files and manifest (null when it did not parse).
+    Commands reject(const std::string& id, JobSpec spec, JobError error, TimePoint now);
     // Jobs and spend read back at start; in-flight work resumes safely (a create whose outcome was
     // not recorded is reconciled, never resent blindly).
     // `limits` is the last SaveLimits snapshot (null when none).
@@ -103,8 +107,21 @@ class Engine {
     const Scheduler& scheduler() const { return sched_; }
 
   private:
-    // The one place a job's state changes; logs `job=NAME a -> b (why)`.
-    void transition(Job& job, State to, std::string why, Commands& out);
+    // Why a job enters a state: a waiting reason as data, or a note in words for the others.
+    struct Reason {
+        Wait wait;
+        std::string note;
+        Reason(std::string n = {}) : note(std::move(n)) {}
+        Reason(const char* n) : note(n) {}
+        Reason(Wait w) : wait(std::move(w)) {}
+    };
+    // The one way into a state (engine_states.cpp): logs `job=NAME a -> b (why)`, keeps the
+    // scheduler's in-flight count, and does the state's on-enter work from one table (write
+    // the record, probe, deliver, fail). Set what the record should hold before calling it.
+    void enter(Job& job, State to, Reason why, Commands& out);
+    // The on-enter work that stands for a state (probe, deliver, fail), done again after a
+    // restart found a job there: the shell's side of each is idempotent.
+    void resume_effect(Job& job, Commands& out);
     void fail(Job& job, JobError error, Commands& out);
     // The job's provider, or nullptr after failing the job when its provider has left the
     // configuration.
@@ -117,9 +134,10 @@ class Engine {
     void retry_download(Job& job, const std::string& why, std::optional<Millis> retry_after,
                         TimePoint now, Commands& out);
     void enforce_deadline(Job& job, TimePoint now, Commands& out);
-    // protocol::classify, with a provider's asked wait cut to polling.max_provider_wait.
-    protocol::Classified classify(const HttpResult& r, bool is_create, TimePoint now,
-                                  const std::string& who, Commands& out) const;
+    // The provider's protocol's classification, with an asked wait cut to
+    // polling.max_provider_wait.
+    protocol::Classified classify(const ProviderSettings& p, const HttpResult& r, bool is_create,
+                                  TimePoint now, const std::string& who, Commands& out) const;
     std::optional<Millis> cap_wait(std::optional<Millis> asked, const std::string& who,
                                    const char* what, Commands& out) const;
     void refund(Job& job, TimePoint now, Commands& out);
@@ -138,6 +156,9 @@ class Engine {
     void after_verified(Job& job, TimePoint now, Commands& out);
     void pause_provider(Job* job, const std::string& provider, int slot, const std::string& why,
                         TimePoint now, Commands& out);
+
+    // The job's provider speaks this protocol (nullptr when it is not configured).
+    const protocol::Protocol* protocol_of(const ProviderSettings& p) const;
 
     Settings settings_;
     Scheduler sched_;

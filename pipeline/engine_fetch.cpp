@@ -38,14 +38,6 @@ Download bounded(Download d, const JobSpec& spec, const DownloadSettings& s) {
     return d;
 }
 
-Expectation expectation(const JobSpec& spec, const VerifySettings& v) {
-    Expectation e;
-    e.size = spec.size;
-    e.seconds = spec.seconds;
-    e.duration_tolerance = v.duration_tolerance;
-    e.require_audio = v.require_audio;
-    return e;
-}
 }  // namespace
 
 void Engine::start_download(Job& job, TimePoint now, Commands& out) {
@@ -63,10 +55,7 @@ void Engine::start_download(Job& job, TimePoint now, Commands& out) {
             }
     }
     if (variant.empty()) {
-        transition(job, State::verifying, "", out);
-        job.awaiting = true;
-        out.push_back(
-            Probe{job.id, expectation(job.spec, settings_.verify), settings_.verify.level});
+        enter(job, State::verifying, "", out);  // probes the video
         return;
     }
     HttpRequest req;
@@ -77,7 +66,7 @@ void Engine::start_download(Job& job, TimePoint now, Commands& out) {
         req.key_slot = job.key_slot;
         req.authenticated = p.dialect.url_gets_key;
     } else {
-        req = protocol::build_content(p, job.video_id, variant, job.key_slot);
+        req = protocol_of(p)->content(p, job.video_id, variant, job.key_slot);
     }
     if (variant == "video") {
         job.download_attempts++;
@@ -111,13 +100,12 @@ void Engine::retry_download(Job& job, const std::string& why, std::optional<Mill
     delay -= Millis{static_cast<int64_t>(double(delay.count()) * 0.25 * jitter())};
     delay = std::max(delay, retry_after.value_or(Millis{0}));
     job.variants_done.clear();
-    transition(job, State::downloading,
-               why + "; fetch " + std::to_string(job.download_attempts + 1) + " of " +
-                   std::to_string(settings_.verify.max_download_attempts) + " in " +
-                   seconds_text(delay),
-               out);
     job.next_action = now + delay;
-    out.push_back(Persist{job});
+    enter(job, State::downloading,
+          why + "; fetch " + std::to_string(job.download_attempts + 1) + " of " +
+              std::to_string(settings_.verify.max_download_attempts) + " in " +
+              seconds_text(delay),
+          out);
 }
 
 Commands Engine::on_download(const std::string& id, const std::string& variant,
@@ -129,12 +117,12 @@ Commands Engine::on_download(const std::string& id, const std::string& variant,
     job.awaiting = false;
     const ProviderSettings* p = provider_or_fail(job, out);
     if (!p) return out;
-    auto c = classify(r.http, false, now, "job=" + job.spec.name, out);
+    auto c = classify(*p, r.http, false, now, "job=" + job.spec.name, out);
     if (c.cls == protocol::ErrorClass::ok &&
         r.http.content_type.find("json") != std::string::npos) {
         // Some gateways answer the content endpoint with a link instead of the bytes.
         HttpResult as_video = r.http;
-        auto v = protocol::parse_video(as_video, p->dialect);
+        auto v = protocol_of(*p)->video(as_video, p->dialect);
         if (variant == "video" && v && !v->result_url.empty() && v->result_url != job.result_url) {
             job.result_url = v->result_url;
             job.next_action = now;
@@ -192,9 +180,7 @@ Commands Engine::on_probe(const std::string& id, const MediaInfo& info, TimePoin
     Verdict v = evaluate(info, expectation(job.spec, settings_.verify));
     if (v.ok) {
         job.media = info;
-        transition(job, State::delivering, "", out);
-        out.push_back(Persist{job});
-        out.push_back(Deliver{job});
+        enter(job, State::delivering, "", out);  // publishes
         return out;
     }
     if (job.download_attempts < settings_.verify.max_download_attempts) {
@@ -204,7 +190,7 @@ Commands Engine::on_probe(const std::string& id, const MediaInfo& info, TimePoin
         return out;
     }
     JobError e =
-        JobError::make("verify", v.code,
+        JobError::verify(v.code,
                        v.message + " (fetch " + std::to_string(job.download_attempts) + " of " +
                            std::to_string(settings_.verify.max_download_attempts) + ")");
     fail_download(job, std::move(e), out);
@@ -219,8 +205,7 @@ Commands Engine::on_delivered(const std::string& id, const std::string& output_n
     Job& job = it->second;
     job.output_name = output_name;
     job.delivered = now;
-    transition(job, State::delivered, output_name + ".mp4", out);
-    out.push_back(Persist{job});
+    enter(job, State::delivered, output_name + ".mp4", out);
     return out;
 }
 

@@ -24,8 +24,8 @@ std::optional<JobError> Engine::never_affordable(const Job& job) const {
             refundable += other.cost_usd;
     auto why = ledger_.never_fits(job.cost_usd, refundable, settings_.budget);
     if (!why) return std::nullopt;
-    return JobError::make("budget", "over_budget", *why,
-                          "lower the job's seconds or model, or raise the cap in [budget]");
+    return JobError::budget("over_budget", *why,
+                            "lower the job's seconds or model, or raise the cap in [budget]");
 }
 
 void Engine::save_limits(TimePoint now, Commands& out) {
@@ -54,7 +54,9 @@ void Engine::on_check(const std::string& target, const HttpResult& r, TimePoint 
     auto hash = target.rfind('#');
     std::string name = target.substr(1, hash - 1);
     int slot = std::stoi(target.substr(hash + 1));
-    auto c = classify(r, false, now, "provider " + name, out);
+    auto pit = settings_.providers.find(name);
+    if (pit == settings_.providers.end()) return;  // left the configuration meanwhile
+    auto c = classify(pit->second, r, false, now, "provider " + name, out);
     if (c.cls == protocol::ErrorClass::ok) {
         sched_.resume(name, slot);
         save_limits(now, out);
@@ -68,9 +70,10 @@ void Engine::on_check(const std::string& target, const HttpResult& r, TimePoint 
     }
 }
 
-protocol::Classified Engine::classify(const HttpResult& r, bool is_create, TimePoint now,
-                                      const std::string& who, Commands& out) const {
-    auto c = protocol::classify(r, is_create, now);
+protocol::Classified Engine::classify(const ProviderSettings& p, const HttpResult& r,
+                                      bool is_create, TimePoint now, const std::string& who,
+                                      Commands& out) const {
+    auto c = protocol_of(p)->classify(r, is_create, now);
     c.retry_after = cap_wait(c.retry_after, who, "Retry-After", out);
     return c;
 }
@@ -97,7 +100,7 @@ void Engine::enforce_deadline(Job& job, TimePoint now, Commands& out) {
         case State::downloading:
         case State::verifying:
             fail_download(job,
-                          JobError::make("download", "timeout",
+                          JobError::download("timeout",
                                          "the video was not fetched and verified within "
                                          "polling.job_timeout (" +
                                              limit + ") of the first create"),
@@ -106,7 +109,7 @@ void Engine::enforce_deadline(Job& job, TimePoint now, Commands& out) {
         case State::queued:
         case State::in_progress: {
             JobError e =
-                JobError::make("generate", "timeout",
+                JobError::generate("timeout",
                                "no result " + limit +
                                    " after the first create (last "
                                    "status '" +
@@ -126,7 +129,7 @@ void Engine::enforce_deadline(Job& job, TimePoint now, Commands& out) {
         return;
     }
     JobError e =
-        JobError::make("submit", "timeout",
+        JobError::submit("timeout",
                        "the provider did not accept the create within "
                        "polling.job_timeout (" +
                            limit + "); " + std::to_string(job.submit_attempts) + " attempt(s)");

@@ -41,13 +41,9 @@ void Engine::apply_video(Job& job, const protocol::Video& v, const HttpResult& r
     if (!job.spec.remix_of.empty()) adopt_remix_shape(job, v, now, out);
     State before = job.state;
     std::optional<Millis> poll_after;
-    if (auto h = r.header("openai-poll-after-ms")) {
-        try {
-            poll_after = Millis{std::stoll(*h)};
-        } catch (...) {
-        }
-        poll_after = cap_wait(poll_after, "job=" + job.spec.name, "openai-poll-after-ms", out);
-    }
+    if (const ProviderSettings* p = provider(job))
+        poll_after = cap_wait(protocol_of(*p)->poll_after(r), "job=" + job.spec.name,
+                              "the provider's poll-after hint", out);
     switch (v.status) {
         case protocol::VideoStatus::unknown:
             out.push_back(log(Log::warn, "job=" + job.spec.name + " unknown status word '" +
@@ -61,46 +57,46 @@ void Engine::apply_video(Job& job, const protocol::Video& v, const HttpResult& r
                 job.progress_seen = now;
                 job.progress_at_first_seen = job.progress;
             }
-            transition(job, s, "", out);
             job.next_action =
                 next_poll(settings_.polling, now, job.progress_seen, job.progress_at_first_seen,
                           job.progress, job.polls, poll_after);
+            if (s != job.state) enter(job, s, "", out);
             break;
         }
         case protocol::VideoStatus::completed:
             job.completed = now;
             job.progress = 100;
             job.retries = 0;
-            transition(job, State::downloading, "", out);
             job.next_action = now;
+            enter(job, State::downloading, "", out);
             break;
         case protocol::VideoStatus::failed:
         case protocol::VideoStatus::cancelled: {
-            JobError e;
-            e.stage = "generate";
-            e.code = v.error && !v.error->code.empty()
-                         ? v.error->code
-                         : (v.status == protocol::VideoStatus::failed ? "generation_failed"
-                                                                      : "cancelled_by_provider");
-            e.message = v.error && !v.error->message.empty()
-                            ? v.error->message
-                            : "the provider reports status '" + v.status_word + "'";
+            JobError e = JobError::generate(
+                v.error && !v.error->code.empty()
+                    ? v.error->code
+                    : (v.status == protocol::VideoStatus::failed ? "generation_failed"
+                                                                 : "cancelled_by_provider"),
+                v.error && !v.error->message.empty()
+                    ? v.error->message
+                    : "the provider reports status '" + v.status_word + "'");
             if (v.error) e.provider_error = v.error->raw;
             e.request_id = r.request_id();
             fail(job, std::move(e), out);
             return;
         }
     }
-    if (new_id || before != job.state) out.push_back(Persist{job});
+    // A state change wrote the record already; a new video id alone is written here.
+    if (new_id && before == job.state) out.push_back(Persist{job});
 }
 void Engine::on_poll(Job& job, const HttpResult& r, TimePoint now, Commands& out) {
     const ProviderSettings* pp = provider_or_fail(job, out);
     if (!pp) return;
     const ProviderSettings& p = *pp;
     job.polls++;
-    auto c = classify(r, false, now, "job=" + job.spec.name, out);
+    auto c = classify(p, r, false, now, "job=" + job.spec.name, out);
     if (c.cls == protocol::ErrorClass::ok) {
-        auto v = protocol::parse_video(r, p.dialect);
+        auto v = protocol_of(p)->video(r, p.dialect);
         if (v) {
             job.retries = 0;
             apply_video(job, *v, r, now, out);

@@ -32,13 +32,12 @@ void Engine::start_submit(Job& job, int slot, TimePoint now, Commands& out) {
     if (job.first_submit == TimePoint{}) job.first_submit = now;
     job.reconcile_passes = 0;
     sched_.on_submit(job.spec.provider, slot, now);
-    transition(job, State::submitting, "attempt " + std::to_string(job.submit_attempts), out);
-    // Recorded before the request goes out: after a crash this job is reconciled, not resent,
-    // and the create counts against the key's minute after a restart too.
-    out.push_back(Persist{job});
+    // Recorded (on entering `submitting`) before the request goes out: after a crash this job
+    // is reconciled, not resent, and the create counts against the key's minute after a
+    // restart too.
+    enter(job, State::submitting, "attempt " + std::to_string(job.submit_attempts), out);
     save_limits(now, out);
-    HttpRequest req = job.spec.remix_of.empty() ? protocol::build_create(*p, job.spec, slot)
-                                                : protocol::build_remix(*p, job.spec, slot);
+    HttpRequest req = protocol_of(*p)->create(*p, job.spec, slot);
     job.awaiting = true;
     out.push_back(SendHttp{job.id, Purpose::create, std::move(req)});
 }
@@ -47,10 +46,10 @@ void Engine::on_create(Job& job, const HttpResult& r, TimePoint now, Commands& o
     const ProviderSettings* pp = provider_or_fail(job, out);
     if (!pp) return;
     const ProviderSettings& p = *pp;
-    auto c = classify(r, true, now, "job=" + job.spec.name, out);
+    auto c = classify(p, r, true, now, "job=" + job.spec.name, out);
     if (!r.request_id().empty()) job.request_ids.push_back(r.request_id());
     if (c.cls == protocol::ErrorClass::ok) {
-        auto v = protocol::parse_video(r, p.dialect);
+        auto v = protocol_of(p)->video(r, p.dialect);
         if (v) {
             sched_.on_success(job.spec.provider, job.key_slot);
             job.submitted = now;
@@ -87,10 +86,8 @@ void Engine::on_create(Job& job, const HttpResult& r, TimePoint now, Commands& o
                 fail(job, std::move(e), out);
                 return;
             }
-            transition(job, State::waiting,
-                       "retrying the create after " + c.code + " in " + seconds_text(delay), out);
             job.next_action = now + delay;
-            out.push_back(Persist{job});
+            enter(job, State::waiting, Wait::retry_create(c.code, delay), out);
             break;
         }
         case protocol::ErrorClass::ambiguous:
@@ -99,8 +96,6 @@ void Engine::on_create(Job& job, const HttpResult& r, TimePoint now, Commands& o
                                 : "HTTP " + std::to_string(r.status) +
                                       (c.code == "bad_create_answer" ? " without a video id"
                                                                      : " (" + c.code + ")");
-            transition(job, State::reconciling,
-                       "create outcome unknown (" + c.code + "): looking for the video", out);
             job.list_pages = 0;
             job.reconcile_passes = 0;
             job.next_action = now + kReconcileDelay;
@@ -111,7 +106,8 @@ void Engine::on_create(Job& job, const HttpResult& r, TimePoint now, Commands& o
                 save_limits(now, out);
                 job.next_action = std::max(job.next_action, now + hold);
             }
-            out.push_back(Persist{job});
+            enter(job, State::reconciling,
+                  "create outcome unknown (" + c.code + "): looking for the video", out);
             break;
         case protocol::ErrorClass::terminal:
             refund(job, now, out);
@@ -122,8 +118,7 @@ void Engine::on_create(Job& job, const HttpResult& r, TimePoint now, Commands& o
             auto e = error_from("submit", c, r);
             pause_provider(&job, job.spec.provider, job.key_slot, e.code + ": " + e.message, now,
                            out);
-            transition(job, State::waiting, "provider " + job.spec.provider + " paused", out);
-            out.push_back(Persist{job});
+            enter(job, State::waiting, Wait::provider_paused(job.spec.provider, e.code), out);
             break;
         }
     }
@@ -133,11 +128,12 @@ void Engine::on_list(Job& job, const HttpResult& r, TimePoint now, Commands& out
     const ProviderSettings* pp = provider_or_fail(job, out);
     if (!pp) return;
     const ProviderSettings& p = *pp;
-    auto c = classify(r, false, now, "job=" + job.spec.name, out);
+    const protocol::Protocol& proto = *protocol_of(p);
+    auto c = classify(p, r, false, now, "job=" + job.spec.name, out);
     tl::expected<protocol::VideoList, protocol::ParseError> list =
         tl::make_unexpected(protocol::ParseError{});
     if (c.cls == protocol::ErrorClass::ok) {
-        list = protocol::parse_list(r, p.dialect);
+        list = proto.videos(r, p.dialect);
         if (!list) c.cls = protocol::ErrorClass::retryable;
     }
     if (c.cls == protocol::ErrorClass::terminal || c.cls == protocol::ErrorClass::provider_fatal) {
@@ -158,7 +154,7 @@ void Engine::on_list(Job& job, const HttpResult& r, TimePoint now, Commands& out
     job.retries = 0;
     const protocol::Video* match = nullptr;
     for (const auto& v : list->data) {
-        if (!protocol::matches_job(v, job.spec, job.submit_sent, kMatchWindow)) continue;
+        if (!proto.matches(v, job.spec, job.submit_sent, kMatchWindow)) continue;
         bool taken = std::any_of(jobs_.begin(), jobs_.end(), [&](const auto& kv) {
             return kv.first != job.id && kv.second.video_id == v.id;
         });
@@ -192,29 +188,24 @@ void Engine::on_list(Job& job, const HttpResult& r, TimePoint now, Commands& out
             return;
         }
         job.awaiting = true;
-        out.push_back(SendHttp{job.id, Purpose::list,
-                               protocol::build_list(p, 50, list->last_id, job.key_slot)});
+        out.push_back(
+            SendHttp{job.id, Purpose::list, proto.list(p, list->last_id, job.key_slot)});
         return;
     }
     job.list_pages = 0;
     if (++job.reconcile_passes < settings_.reconcile.looks) {
-        transition(job, State::reconciling, "not listed yet; looking again", out);
         job.next_action = now + kReconcileRecheck;
-        out.push_back(Persist{job});
+        enter(job, State::reconciling, "not listed yet; looking again", out);
         return;
     }
     // Complete looks, some seconds apart, found nothing: most likely the create never took
     // effect. It is sent again a bounded number of times, keeping its reservation.
     if (job.resubmits < settings_.reconcile.resubmits) {
         ++job.resubmits;
-        transition(job, State::waiting,
-                   "not found in " + std::to_string(job.reconcile_passes) +
-                       " looks through the provider's list; creating again (" +
-                       std::to_string(job.resubmits) + " of " +
-                       std::to_string(settings_.reconcile.resubmits) + ")",
-                   out);
         job.next_action = now;
-        out.push_back(Persist{job});
+        enter(job, State::waiting,
+              Wait::recreate(job.reconcile_passes, job.resubmits, settings_.reconcile.resubmits),
+              out);
         return;
     }
     fail(job, ambiguous_create(job, "was not found in the provider's list", r), out);
@@ -223,7 +214,7 @@ void Engine::on_list(Job& job, const HttpResult& r, TimePoint now, Commands& out
 // The create's outcome stays unknown: a person has to look. Its reservation stays spent.
 JobError Engine::ambiguous_create(const Job& job, const std::string& what, const HttpResult& r) {
     JobError e =
-        JobError::make("submit", "ambiguous_create",
+        JobError::submit("ambiguous_create",
                        "the create sent at " + iso8601_utc(job.submit_sent) + " got " +
                            (job.ambiguity.empty() ? "no usable answer" : job.ambiguity) +
                            ", and the video " + what + "; " + std::to_string(job.submit_attempts) +

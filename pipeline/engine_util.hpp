@@ -62,6 +62,16 @@ inline JobError error_from(const std::string& stage, const protocol::Classified&
     return e;
 }
 
+// What the probe of a job's video must find.
+inline Expectation expectation(const JobSpec& spec, const VerifySettings& v) {
+    Expectation e;
+    e.size = spec.size;
+    e.seconds = spec.seconds;
+    e.duration_tolerance = v.duration_tolerance;
+    e.require_audio = v.require_audio;
+    return e;
+}
+
 inline std::string hint_for(const std::string& code) {
     if (code == "moderation_blocked" || code == "sentinel_block")
         return "the provider's moderation refused the prompt or image; change it, then "

@@ -52,6 +52,30 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MediaInfo, opened, open_error, c
                                                 channels, bytes, sha256, decoded, decoded_frames,
                                                 decode_errors, decode_message)
 
+JobError JobError::make(std::string stage, std::string code, std::string message,
+                        std::string hint) {
+    JobError e;
+    e.stage = std::move(stage);
+    e.code = std::move(code);
+    e.message = std::move(message);
+    e.hint = std::move(hint);
+    return e;
+}
+
+#define VD_STAGE(name)                                                                    \
+    JobError JobError::name(std::string code, std::string message, std::string hint) {    \
+        return make(#name, std::move(code), std::move(message), std::move(hint));         \
+    }
+VD_STAGE(intake)
+VD_STAGE(validate)
+VD_STAGE(budget)
+VD_STAGE(submit)
+VD_STAGE(generate)
+VD_STAGE(download)
+VD_STAGE(verify)
+VD_STAGE(deliver)
+#undef VD_STAGE
+
 void to_json(nlohmann::json& j, const JobError& e) {
     j = {{"stage", e.stage},
          {"code", e.code},
@@ -130,6 +154,7 @@ void to_json(nlohmann::json& j, const Job& job) {
          {"seq", job.seq},
          {"state", to_string(job.state)},
          {"why", job.why},
+         {"wait", job.wait},
          {"key_slot", job.key_slot},
          {"video_id", job.video_id},
          {"status_word", job.status_word},
@@ -172,6 +197,7 @@ void from_json(const nlohmann::json& j, Job& job) {
     if (!state) throw nlohmann::json::other_error::create(501, "unknown job state", &j);
     job.state = *state;
     job.why = j.value("why", "");
+    if (auto w = j.find("wait"); w != j.end() && w->is_object()) job.wait = w->get<Wait>();
     job.key_slot = j.value("key_slot", 0);
     job.video_id = j.value("video_id", "");
     job.status_word = j.value("status_word", "");

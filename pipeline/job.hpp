@@ -9,6 +9,7 @@
 
 #include "pipeline/types.hpp"
 #include "pipeline/verdict.hpp"
+#include "pipeline/wait.hpp"
 
 namespace vd {
 
@@ -47,15 +48,17 @@ struct JobError {
     std::string video_id;
     int key_slot = 0;  // the key it was made with, beside video_id
 
+    // One named constructor per stage: JobError::submit("timeout", "...").
     static JobError make(std::string stage, std::string code, std::string message,
-                         std::string hint = {}) {
-        JobError e;
-        e.stage = std::move(stage);
-        e.code = std::move(code);
-        e.message = std::move(message);
-        e.hint = std::move(hint);
-        return e;
-    }
+                         std::string hint = {});
+    static JobError intake(std::string code, std::string message, std::string hint = {});
+    static JobError validate(std::string code, std::string message, std::string hint = {});
+    static JobError budget(std::string code, std::string message, std::string hint = {});
+    static JobError submit(std::string code, std::string message, std::string hint = {});
+    static JobError generate(std::string code, std::string message, std::string hint = {});
+    static JobError download(std::string code, std::string message, std::string hint = {});
+    static JobError verify(std::string code, std::string message, std::string hint = {});
+    static JobError deliver(std::string code, std::string message, std::string hint = {});
 };
 
 struct Job {
@@ -63,7 +66,8 @@ struct Job {
     JobSpec spec;
     uint64_t seq = 0;  // arrival order
     State state = State::claimed;
-    std::string why;  // for waiting: what it waits for, in the user's words
+    Wait wait;        // in `waiting`: what it waits for
+    std::string why;  // the last change's reason in words (describe(wait) when waiting)
 
     int key_slot = 0;
     std::string video_id;

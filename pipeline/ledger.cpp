@@ -52,10 +52,10 @@ std::optional<std::string> Ledger::refuse(double cost, TimePoint now,
     // A small epsilon keeps float sums of cents from refusing an exact fit.
     constexpr double kEps = 1e-9;
     if (b.usd_total > 0 && total() + cost > b.usd_total + kEps)
-        return "budget: " + usd(cost) + " would cross usd_total " + usd(b.usd_total) + " (spent " +
+        return usd(cost) + " would cross usd_total " + usd(b.usd_total) + " (spent " +
                usd(total()) + ")";
     if (b.usd_per_day > 0 && on_day(now) + cost > b.usd_per_day + kEps)
-        return "budget: " + usd(cost) + " would cross usd_per_day " + usd(b.usd_per_day) +
+        return usd(cost) + " would cross usd_per_day " + usd(b.usd_per_day) +
                " (spent today " + usd(on_day(now)) + ")";
     return std::nullopt;
 }

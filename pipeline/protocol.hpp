@@ -1,9 +1,21 @@
-// The provider protocol as pure request builders and response parsers (openai-videos and its
-// dialects, shared/spec/providers.md). Bytes in, values out; no IO.
+// The protocol seam: how the engine talks to a provider without knowing its wire format.
+//
+// A protocol turns the engine's intents (create this job, how is that video, list recent videos,
+// fetch the result, are these credentials good) into HTTP requests, and a provider's answers
+// into the few events the engine's states react to: a classified outcome (ok, retryable,
+// ambiguous, terminal, fatal to the key) and what the provider says of a video (accepted with
+// an id, queued or rendering with progress, ready with where to fetch it, failed with words).
+//
+// Why an abstract class and not a std::variant of protocols: the engine never needs to know
+// which protocol it holds, only to ask it the same questions. With a class, a new protocol is
+// one folder (pipeline/NAME/) and one line in pipeline/protocols.cpp; with a variant every
+// visitor in the engine would have to name every alternative. The calls are a handful per
+// request, so the virtual dispatch costs nothing that matters.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <tl/expected.hpp>
@@ -16,10 +28,6 @@ namespace vd::protocol {
 enum class VideoStatus { queued, in_progress, completed, failed, cancelled, unknown };
 std::string_view to_string(VideoStatus s);
 
-// Maps a status word (any case) through the built-in table plus the dialect's extra words.
-// Unknown words map to VideoStatus::unknown (the caller treats them as still running).
-VideoStatus classify_status(std::string_view word, const Dialect& dialect);
-
 struct ProviderError {
     std::string code;  // "moderation_blocked", "invalid_api_key", ...
     std::string message;
@@ -28,7 +36,8 @@ struct ProviderError {
     nlohmann::json raw = nlohmann::json::object();  // the error object as sent
 };
 
-// A Video object, parsed tolerantly: only id and status are required.
+// What a provider says of one video: the event the engine's render states react to. Only id
+// and status are required.
 struct Video {
     std::string id;
     std::string status_word;
@@ -37,7 +46,7 @@ struct Video {
     std::optional<int64_t> created_at, completed_at, expires_at;  // unix seconds
     std::string model, size, prompt, remixed_from;
     std::optional<int> seconds;
-    std::string result_url;  // url / video_url / metadata.url / ... when the dialect gives one
+    std::string result_url;  // where to fetch it, when the provider gives a direct link
     std::optional<ProviderError> error;
     nlohmann::json raw = nlohmann::json::object();  // unknown fields kept
 };
@@ -48,30 +57,12 @@ struct VideoList {
     std::string last_id;
 };
 
-// Requests. `slot` is the key slot of the pool to authenticate with.
-HttpRequest build_create(const ProviderSettings& p, const JobSpec& job, int slot);
-HttpRequest build_remix(const ProviderSettings& p, const JobSpec& job, int slot);
-HttpRequest build_retrieve(const ProviderSettings& p, const std::string& video_id, int slot);
-HttpRequest build_list(const ProviderSettings& p, int limit, const std::string& after, int slot);
-HttpRequest build_content(const ProviderSettings& p, const std::string& video_id,
-                          const std::string& variant, int slot);
-HttpRequest build_delete(const ProviderSettings& p, const std::string& video_id, int slot);
-HttpRequest build_models(const ProviderSettings& p, int slot);
-
-// Percent-encodes an opaque id as one path segment.
-std::string encode_path_segment(std::string_view id);
-
-// Responses. A body that is not JSON (HTML with 200 from a wrong path, say) is an error naming
-// what arrived.
+// An answer that could not be read: a message naming what arrived instead.
 struct ParseError {
     std::string message;
 };
-tl::expected<Video, ParseError> parse_video(const HttpResult& r, const Dialect& d);
-tl::expected<VideoList, ParseError> parse_list(const HttpResult& r, const Dialect& d);
-// Both error shapes: {"error":{...}} and new-api's top-level {"code","message","data"}.
-std::optional<ProviderError> parse_error(const HttpResult& r);
 
-// How the core should react to a response or transport failure.
+// How the engine should react to a response or a transport failure.
 enum class ErrorClass {
     ok,
     retryable,       // 408, 409, 429, 5xx, transport not_sent: back off and try again
@@ -81,15 +72,49 @@ enum class ErrorClass {
 };
 struct Classified {
     ErrorClass cls = ErrorClass::ok;
-    std::optional<Millis> retry_after;  // retry-after-ms, then Retry-After (seconds or HTTP date)
+    std::optional<Millis> retry_after;  // how long the provider asked us to wait
     std::optional<ProviderError> error;
     std::string code;  // a machine code for error files: provider code or "http_503", ...
 };
-// `is_create`: transport after_send and 5xx on a create are ambiguous, not retryable.
-// `now` resolves an HTTP-date Retry-After.
-Classified classify(const HttpResult& r, bool is_create, TimePoint now);
 
-// Matching a listed video against a job whose create outcome is unknown (reconciliation).
-bool matches_job(const Video& v, const JobSpec& job, TimePoint sent_at, Millis window);
+class Protocol {
+  public:
+    virtual ~Protocol() = default;
+    virtual std::string_view name() const = 0;
+
+    // Intents into requests. `slot` is the key slot of the pool to authenticate with.
+    // A create of a remix (job.remix_of set) included.
+    virtual HttpRequest create(const ProviderSettings& p, const JobSpec& job, int slot) const = 0;
+    virtual HttpRequest status(const ProviderSettings& p, const std::string& video_id,
+                               int slot) const = 0;
+    // The newest videos, from after `after` ("" = the start); used to find a lost create.
+    virtual HttpRequest list(const ProviderSettings& p, const std::string& after,
+                             int slot) const = 0;
+    virtual HttpRequest content(const ProviderSettings& p, const std::string& video_id,
+                                const std::string& variant, int slot) const = 0;
+    // A cheap authenticated request that proves the credentials work.
+    virtual HttpRequest credentials(const ProviderSettings& p, int slot) const = 0;
+
+    // Answers into events. `is_create`: a create whose outcome is unknown is ambiguous, not
+    // retryable. `now` resolves a wait given as a date.
+    virtual Classified classify(const HttpResult& r, bool is_create, TimePoint now) const = 0;
+    virtual tl::expected<Video, ParseError> video(const HttpResult& r,
+                                                  const Dialect& d) const = 0;
+    virtual tl::expected<VideoList, ParseError> videos(const HttpResult& r,
+                                                       const Dialect& d) const = 0;
+    // Whether a listed video is the one this job's create (sent at `sent_at`) made.
+    virtual bool matches(const Video& v, const JobSpec& job, TimePoint sent_at,
+                         Millis window) const = 0;
+    // A wait the provider asked for in a successful answer (a poll-after hint), if any.
+    virtual std::optional<Millis> poll_after(const HttpResult& r) const = 0;
+};
+
+// The protocol of this name, or nullptr (the registry is pipeline/protocols.cpp).
+const Protocol* find(std::string_view name);
+// Every registered name, for the configuration's checks and messages.
+std::vector<std::string_view> names();
+// Whether the executable itself serves a provider of this protocol when it has no base_url
+// (on loopback, with no secret to keep).
+bool self_served(std::string_view name);
 
 }  // namespace vd::protocol

@@ -61,30 +61,30 @@ Scheduler::Decision Scheduler::can_submit(const std::string& provider, TimePoint
     auto pit = providers_.find(provider);
     auto kit = keys_.find(provider);
     if (pit == providers_.end() || kit == keys_.end()) {
-        d.why = "provider " + provider + " is not configured";
+        d.why = Wait::unconfigured(provider);
         d.retry_at = TimePoint::max();
         return d;
     }
     const auto& p = pit->second;
     TimePoint earliest = TimePoint::max();
-    std::string why;
+    Wait why;
     int paused = 0;
     for (int slot = 0; slot < static_cast<int>(kit->second.size()); ++slot) {
         const KeyState& k = kit->second[slot];
         if (k.paused) {
             ++paused;
-            why = "provider " + provider + " paused: " + k.pause_reason;
+            why = Wait::provider_paused(provider, k.pause_reason);
             continue;  // a successful credentials check resumes it, not a time
         }
         if (k.in_flight >= p.max_in_flight) {
-            if (why.empty() || why.starts_with("provider"))
-                why = "max_in_flight (" + std::to_string(p.max_in_flight) + ") reached";
+            if (why.kind == Wait::Kind::none || why.kind == Wait::Kind::provider_paused)
+                why = Wait::in_flight(provider, p.max_in_flight);
             continue;  // frees up on a release, not at a time
         }
         TimePoint at = now;
         if (k.hold_until > at) {
             at = k.hold_until;
-            why = "provider asked to retry later (Retry-After)";
+            why = Wait::provider_hold(provider);
         }
         double rate = effective_rate(p, k);
         TimePoint bucket_at = k.bucket.ready_at(rate, now);
@@ -93,7 +93,7 @@ Scheduler::Decision Scheduler::can_submit(const std::string& provider, TimePoint
                 std::max(bucket_at, k.recent[k.recent.size() - window_limit(p, k)] + kMinute);
         if (bucket_at > at) {
             at = bucket_at;
-            why = "submits_per_minute (" + std::to_string(int(std::round(rate))) + ") reached";
+            why = Wait::rate(provider, int(std::round(rate)));
         }
         if (at <= now) {
             d.slot = slot;
@@ -102,7 +102,7 @@ Scheduler::Decision Scheduler::can_submit(const std::string& provider, TimePoint
         earliest = std::min(earliest, at);
     }
     if (paused == static_cast<int>(kit->second.size()))
-        why = "provider " + provider + " paused: " + kit->second.front().pause_reason;
+        why = Wait::provider_paused(provider, kit->second.front().pause_reason);
     d.why = why;
     d.retry_at = earliest;
     return d;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/types.hpp"
+#include "pipeline/wait.hpp"
 
 namespace vd {
 
@@ -47,7 +48,7 @@ class Scheduler {
     // look again.
     struct Decision {
         std::optional<int> slot;
-        std::string why;
+        Wait why;
         TimePoint retry_at{};
     };
     Decision can_submit(const std::string& provider, TimePoint now) const;

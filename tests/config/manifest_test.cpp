@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "config/manifest.hpp"
+#include "daemon/sidecar.hpp"
 #include "tests/config/corpus.hpp"
 #include "tests/config/temp_dir.hpp"
 
@@ -14,7 +15,7 @@ namespace {
 JobSpec good(const std::string& name) {
     static const Config cfg = test::corpus_config();
     std::string dir = test::kCorpus + "/good";
-    auto job = read_manifest(dir + "/" + name, dir, cfg);
+    auto job = read_manifest(dir + "/" + name, dir, cfg, remix_lookup(cfg.paths.outbox));
     if (!job) FAIL(job.error().front().format());
     return *job;
 }
@@ -22,7 +23,7 @@ JobSpec good(const std::string& name) {
 std::vector<ManifestProblem> bad(const std::string& name) {
     static const Config cfg = test::corpus_config();
     std::string dir = test::kCorpus + "/bad";
-    auto job = read_manifest(dir + "/" + name, dir, cfg);
+    auto job = read_manifest(dir + "/" + name, dir, cfg, remix_lookup(cfg.paths.outbox));
     REQUIRE_FALSE(job);
     return job.error();
 }
@@ -264,4 +265,35 @@ TEST_CASE("a number too large for a double is a parse error, not an exception (f
     REQUIRE(problems.size() == 1);
     CHECK(problems[0].code == "parse_error");
     CHECK_THAT(problems[0].message, Catch::Contains("number overflow"));
+}
+
+TEST_CASE("remix_of by name goes through the lookup the caller gives", "[manifest]") {
+    const Config cfg = test::corpus_config();
+    const std::string dir = test::kCorpus + "/good";
+    const std::string path = dir + "/remix-by-name.json";  // remix_of = "delivered"
+    // No lookup (no outbox to read): a name that looks like an id is taken as one.
+    auto plain = read_manifest(path, dir, cfg);
+    REQUIRE(plain);
+    CHECK(plain->remix_of == "delivered");
+    // A lookup that finds the job: its video, length and size.
+    RemixLookup found = [](const std::string& name) -> tl::expected<std::optional<RemixSource>,
+                                                                     std::string> {
+        if (name != "delivered") return std::optional<RemixSource>();
+        return std::optional<RemixSource>(RemixSource{"video_x", 4, Size{1280, 720}});
+    };
+    auto via = read_manifest(path, dir, cfg, found);
+    REQUIRE(via);
+    CHECK(via->remix_of == "video_x");
+    CHECK(via->seconds == 4);
+    CHECK(via->size == Size{1280, 720});
+    // A lookup that finds a record it cannot read: the manifest fails, naming the field.
+    RemixLookup broken = [](const std::string&) -> tl::expected<std::optional<RemixSource>,
+                                                               std::string> {
+        return tl::unexpected(std::string("its sidecar outbox/delivered.json is not valid JSON"));
+    };
+    auto bad = read_manifest(path, dir, cfg, broken);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().front().field == "remix_of");
+    CHECK(bad.error().front().code == "bad_remix");
+    CHECK(bad.error().front().message.find("not valid JSON") != std::string::npos);
 }

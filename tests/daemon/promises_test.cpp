@@ -7,6 +7,7 @@
 
 #include "daemon/cli.hpp"
 #include "daemon/daemon.hpp"
+#include "daemon/job_store.hpp"
 #include "daemon/manage.hpp"
 #include "daemon/manage_util.hpp"
 #include "daemon/media_probe.hpp"
@@ -167,7 +168,7 @@ TEST_CASE("cancel with no daemon running applies at once", "[daemon][promises]")
         run_daemon(std::move(setup), nullptr);
     }
     Config cfg = config_for(s, server.base_url());
-    auto jobs = manage::read_jobs(cfg.paths.state);
+    auto jobs = state_view::jobs(cfg.paths.state);
     REQUIRE(jobs.size() == 2);
     REQUIRE(server.videos_created() == 1);
     CHECK(manage::cancel(cfg, {"one", "two"}) == cli::kOk);
@@ -180,7 +181,7 @@ TEST_CASE("cancel with no daemon running applies at once", "[daemon][promises]")
     CHECK(s.files(s.root / "state" / "claimed").empty());
     // The held job's reservation came back; the created one's charge stays (it may be billed).
     double spent = 0;
-    for (const auto& job : manage::read_jobs(cfg.paths.state)) {
+    for (const auto& job : state_view::jobs(cfg.paths.state)) {
         CHECK(job.state == State::cancelled);
         if (job.charged) spent += job.cost_usd;
     }
@@ -195,7 +196,7 @@ TEST_CASE("a delivered job whose claim folder outlived a kill has it removed at 
     Spool s;
     s.drop("done.json", R"({"prompt": "delivered before the kill"})");
     REQUIRE(drain(s, server.base_url(), "sk-test").delivered == 1);
-    auto jobs = manage::read_jobs((s.root / "state").string());
+    auto jobs = state_view::jobs((s.root / "state").string());
     REQUIRE(jobs.size() == 1);
     fs::path claim = s.root / "state" / "claimed" / jobs[0].id;
     fs::create_directories(claim);

@@ -333,7 +333,7 @@ TEST_CASE("every download carries bounds derived from the job and the provider's
     bool warned = false;
     for (const auto& l : all<Log>(polled))
         warned = warned ||
-                 l.text.find("asked to wait 86400.0s (openai-poll-after-ms)") != std::string::npos;
+                 l.text.find("asked to wait 86400.0s (the provider's poll-after hint)") != std::string::npos;
     CHECK(warned);
     CHECK(e.find("a")->next_action <= T0 + Millis{100} + Millis{60000});
 

@@ -1,9 +1,10 @@
 #include <catch2/catch.hpp>
 
-#include "pipeline/protocol.hpp"
+#include "pipeline/openai_videos/openai_videos.hpp"
 
 using namespace vd;
 using namespace vd::protocol;
+using namespace vd::openai_videos;
 using nlohmann::json;
 
 namespace {

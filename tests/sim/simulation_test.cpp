@@ -1,6 +1,8 @@
-// Deterministic simulation: the real engine, a fake clock, a fake provider with faults, a fake
-// store, and crashes that rebuild the engine from what was persisted. Invariants are checked
-// throughout and at the end. A failing seed is printed; rerun it with VD_SIM_SEED=N.
+// Deterministic simulation: the real engine and the real executor (daemon/executor.hpp) on fake
+// ports (tests/sim/sim_ports.hpp): a fake clock, a fake provider with faults, a fake state folder
+// and outbox, and crashes before any effect, after which a new engine and executor start from
+// what was written, as the daemon does. Invariants are checked throughout and, on the folders,
+// at the end. A failing seed is printed; rerun it with VD_SIM_SEED=N.
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -11,15 +13,18 @@
 #include <set>
 #include <sstream>
 
-#include "pipeline/engine.hpp"
-#include "tests/pipeline/sim_provider.hpp"
+#include <spdlog/spdlog.h>
+
+#include "daemon/executor.hpp"
+#include "tests/sim/sim_ports.hpp"
+#include "tests/sim/sim_provider.hpp"
 
 namespace vd::sim {
 namespace {
 
 struct Scenario {
     int jobs = 250;
-    double crash_rate = 0.001;  // per processed event
+    double crash_rate = 0.001;  // before each effect
     double cancel_rate = 0.01;  // share of jobs the user cancels at a random moment
     double usd_total = 0;
     int rpm = 30;
@@ -31,7 +36,7 @@ struct Scenario {
 struct Figures {
     int jobs = 0, delivered = 0, failed = 0, cancelled = 0;
     int budget_held = 0;  // waiting for the budget, or failed as over_budget
-    int crashes = 0, creates = 0, events = 0, invariant_checks = 0;
+    int crashes = 0, creates = 0, events = 0, effects = 0, invariant_checks = 0;
     int64_t simulated_ms = 0;
 };
 
@@ -60,7 +65,18 @@ class Simulation {
           settings_(make_settings(s)),
           provider_(s.faults, seed * 7 + 1),
           rng_{seed * 13 + 5},
-          engine_(std::make_unique<Engine>(settings_, seed)) {}
+          host_{[this] { return now_; },
+                [this](TimePoint at, std::function<void()> fn) {
+                    schedule(at, std::move(fn), false);
+                },
+                [this] { effect(); }, [this] { return latency(); }},
+          clock_(host_),
+          http_(host_, provider_, truncated_),
+          media_(host_, world_, truncated_),
+          state_(host_, world_),
+          files_(host_, world_) {
+        start_executor();
+    }
 
     Figures run() {
         const TimePoint start = from_ms(1'800'000'000'000);
@@ -77,16 +93,17 @@ class Simulation {
             if (rng_.chance(0.1)) spec.variants = {"thumbnail"};
             specs_[spec.name] = spec;
             schedule(start + Millis{rng_.between(0, 10 * 60 * 1000)},
-                     [this, spec] { execute(engine_->add(spec.name, spec, now_)); });
+                     [this, spec] { arrive(spec); });
             if (rng_.chance(scenario_.cancel_rate))
-                schedule(start + Millis{rng_.between(0, 20 * 60 * 1000)},
-                         [this, name = spec.name] { execute(engine_->cancel(name, now_)); });
+                schedule(start + Millis{rng_.between(0, 20 * 60 * 1000)}, [this, name = spec.name] {
+                    exec_->after(exec_->engine().cancel(name, now_));
+                });
         }
         const TimePoint limit = start + Millis{6LL * 3600 * 1000};
         int idle_ticks = 0;
         uint64_t steps = 0;
         while (true) {
-            std::optional<TimePoint> wake = engine_->next_wake();
+            std::optional<TimePoint> wake = exec_->engine().next_wake();
             bool have_event = !events_.empty();
             if (!have_event && !wake) break;
             TimePoint t = have_event ? events_.top().at : TimePoint::max();
@@ -99,18 +116,20 @@ class Simulation {
             if (event_due || t > now_) idle_ticks = 0;
             now_ = std::max(now_, t);
             if (now_ >= limit) FAIL("seed " << seed_ << ": jobs still open after 6 h");
+            bool ran = false;
             if (have_event && events_.top().at <= now_) {
                 auto ev = events_.top();
                 events_.pop();
                 if (ev.epoch != 0 && ev.epoch != epoch_) continue;  // lost in a crash
-                ev.run();
+                guarded(ev.run);
                 ++figures_.events;
-                if (rng_.chance(scenario_.crash_rate)) crash();
+                ran = true;
             }
-            execute(engine_->tick(now_));
+            if (!ran) guarded([this] { exec_->after({}); });
             if (++steps % 4 == 0) check_invariants();
-            if (events_.empty() && engine_->only_budget_held()) break;
-            if (events_.empty() && added_all() && engine_->idle()) break;
+            const Engine& engine = exec_->engine();
+            if (events_.empty() && engine.only_budget_held()) break;
+            if (events_.empty() && added_all() && engine.idle()) break;
         }
         figures_.simulated_ms = (now_ - start).count();
         check_invariants();
@@ -131,114 +150,72 @@ class Simulation {
         events_.push({at, order_++, survives_crash ? 0 : epoch_, std::move(fn)});
     }
 
-    bool added_all() const { return engine_jobs_seen() >= scenario_.jobs; }
-    int engine_jobs_seen() const { return static_cast<int>(store_.size()); }
+    bool added_all() const { return arrived_ >= scenario_.jobs; }
 
     Millis latency() { return Millis{rng_.between(20, 800)}; }
 
-    void execute(const Commands& commands) {
-        for (const auto& c : commands)
-            std::visit([this](const auto& cmd) { carry_out(cmd); }, c);
+    // Before each effect the process may die.
+    void effect() {
+        ++figures_.effects;
+        if (rng_.chance(scenario_.crash_rate)) throw Crash{};
     }
 
-    void carry_out(const Persist& p) { store_[p.job.id] = p.job; }
-    void carry_out(const RecordSpend& r) { ledger_.push_back(r.entry); }
-    void carry_out(const SaveLimits& l) { limits_ = l.limits; }
-    void carry_out(const Log&) {}
-    void carry_out(const SendHttp& s) {
-        TimePoint arrive = now_ + latency();
-        schedule(
-            arrive,
-            [this, s, arrive] {
-                bool answered = true;
-                HttpResult r = provider_.handle(s.request, arrive, answered);
-                if (s.purpose == Purpose::create && s.request.method == "POST")
-                    ++creates_per_job_[s.job];
-                if (!answered) {
-                    HttpResult lost;
-                    lost.transport = TransportError::after_send;
-                    lost.transport_message = "Operation timed out";
-                    schedule(
-                        now_ + Millis{30000},
-                        [this, s, lost] {
-                            execute(engine_->on_http(s.job, s.purpose, lost, now_));
-                        },
-                        false);
-                    return;
-                }
-                schedule(
-                    now_ + latency(),
-                    [this, s, r] { execute(engine_->on_http(s.job, s.purpose, r, now_)); }, false);
-            },
-            false);
-    }
-    void carry_out(const Download& d) {
-        schedule(
-            now_ + latency() + Millis{500},
-            [this, d] {
-                bool answered = true;
-                HttpResult r = provider_.handle(d.request, now_, answered);
-                if (!answered) {
-                    r = {};
-                    r.transport = TransportError::after_send;
-                    r.transport_message = "transfer closed with outstanding read data remaining";
-                }
-                if (d.variant == "video") truncated_[d.job] = provider_.truncated_download();
-                DownloadResult dr{r, r.status == 200 ? 1'000'000 : 0};
-                execute(engine_->on_download(d.job, d.variant, dr, now_));
-            },
-            false);
-    }
-    void carry_out(const Probe& p) {
-        schedule(
-            now_ + Millis{30},
-            [this, p] {
-                MediaInfo m;
-                m.opened = true;
-                m.container = "mp4";
-                m.has_video = true;
-                m.video_codec = "h264";
-                m.width = p.expect.size.width;
-                m.height = p.expect.size.height;
-                m.duration = p.expect.seconds;
-                m.frames = p.expect.seconds * 30;
-                m.video_packets = truncated_[p.job] ? m.frames / 2 : m.frames;
-                m.last_video_pts = m.duration;
-                execute(engine_->on_probe(p.job, m, now_));
-            },
-            false);
-    }
-    void carry_out(const Deliver& d) {
-        // Publishing is idempotent in the shell: a second Deliver after a crash changes nothing.
-        outcomes_[d.job.id].insert("delivered");
-        schedule(
-            now_ + Millis{5},
-            [this, id = d.job.id] { execute(engine_->on_delivered(id, id, now_)); }, false);
-    }
-    void carry_out(const Fail& f) {
-        outcomes_[f.job.id].insert(f.job.state == State::cancelled ? "cancelled" : "failed");
-        if (f.job.error && std::getenv("VD_SIM_VERBOSE"))
-            std::cout << "failed " << f.job.id << " " << f.job.error->stage << " "
-                      << f.job.error->code << ": " << f.job.error->message << "\n";
+    // Runs an event; a crash inside it restarts the daemon (and may strike again meanwhile).
+    void guarded(const std::function<void()>& fn) {
+        try {
+            fn();
+            return;
+        } catch (const Crash&) {
+        }
+        for (;;) {
+            try {
+                crash();
+                return;
+            } catch (const Crash&) {
+            }
+        }
     }
 
+    // A manifest is claimed (its inputs moved into the state folder) and becomes a job.
+    void arrive(const JobSpec& spec) {
+        ++arrived_;
+        world_.claims[spec.name];
+        exec_->after(exec_->engine().add(spec.name, spec, now_));
+    }
+
+    void start_executor() {
+        Executor::Hooks hooks;
+        exec_ = std::make_unique<Executor>(
+            std::make_unique<Engine>(settings_, seed_ + figures_.crashes),
+            Ports{clock_, http_, media_, state_, files_}, std::move(hooks));
+    }
+
+    // The process died: every answer on the wire is lost, the provider keeps what it did, and
+    // a new daemon starts from the folders: records, ledger and limits read back, and claims
+    // without a record returned to the inbox (taken again as new arrivals).
     void crash() {
         ++figures_.crashes;
-        ++epoch_;  // every answer on the wire is lost; the provider keeps what it did
-        std::vector<Job> jobs;
-        for (const auto& [id, job] : store_) {
-            if (job.state == State::delivered) continue;  // restore() skips them anyway
-            nlohmann::json j = job;  // read back through JSON, as the real store does
-            jobs.push_back(j.get<Job>());
+        ++epoch_;
+        start_executor();
+        std::vector<Job> records;
+        for (const auto& [id, job] : world_.records)
+            records.push_back(job);
+        std::vector<std::string> orphans;
+        for (const auto& [id, stem] : world_.claims)
+            if (!world_.records.count(id)) orphans.push_back(id);
+        exec_->restore(std::move(records), world_.ledger, world_.limits);
+        for (const auto& id : orphans) {
+            world_.claims.erase(id);
+            --arrived_;
+            schedule(now_ + Millis{2000}, [this, spec = specs_.at(id)] { arrive(spec); });
         }
-        engine_ = std::make_unique<Engine>(settings_, seed_ + figures_.crashes);
-        execute(engine_->restore(jobs, ledger_, limits_, now_));
+        exec_->after({});
     }
 
     // Cheap checks after every step; a violation fails with the seed and the job.
     std::string describe_open_jobs() const {
         std::ostringstream os;
-        for (const auto& [id, job] : engine_->jobs()) {
+        for (const auto& [id, job] : exec_->engine().jobs()) {
             if (is_terminal(job.state)) continue;
             os << id << " " << to_string(job.state) << " (" << job.why << ") next "
                << (job.next_action - now_).count() << " ms" << (job.awaiting ? " awaiting" : "")
@@ -250,7 +227,7 @@ class Simulation {
     void check_invariants() {
         ++figures_.invariant_checks;
         std::map<int, int> in_flight;
-        for (const auto& [id, job] : engine_->jobs()) {
+        for (const auto& [id, job] : exec_->engine().jobs()) {
             if (is_in_flight(job.state) && ++in_flight[job.key_slot] > scenario_.in_flight)
                 FAIL("seed " << seed_ << ": key " << job.key_slot << " over max_in_flight");
             bool rendering = job.state == State::queued || job.state == State::in_progress;
@@ -259,7 +236,7 @@ class Simulation {
         }
         if (scenario_.usd_total > 0) {
             double spent = 0;
-            for (const auto& e : ledger_)
+            for (const auto& e : world_.ledger)
                 spent += e.usd;
             if (spent > scenario_.usd_total + 1e-6)
                 FAIL("seed " << seed_ << ": spent " << spent << " over usd_total");
@@ -283,32 +260,45 @@ class Simulation {
             }
             figures_.creates += static_cast<int>(times.size());
         }
-        // Every job ends exactly once: delivered, failed or cancelled (or held by the budget).
+        // Every job ends exactly once, on disk: one video in the outbox or one entry in failed/
+        // (or it waits for the budget), and no claim is left behind.
         figures_.jobs = scenario_.jobs;
+        std::map<std::string, int> published, failed;
+        std::map<std::string, State> failed_as;
+        for (const auto& [stem, id] : world_.outbox)
+            ++published[id];
+        for (const auto& [stem, entry] : world_.failed) {
+            ++failed[entry.first];
+            failed_as[entry.first] = entry.second;
+        }
         for (const auto& [name, spec] : specs_) {
-            const auto& o = outcomes_[name];
-            const Job* job = engine_->find(name);
+            const Job* job = exec_->engine().find(name);
             INFO("seed " << seed_ << " " << name << " state "
                          << (job ? std::string(to_string(job->state)) : "gone"));
-            if (o.empty()) {
+            const int endings = published[name] + failed[name];
+            if (endings == 0) {
                 REQUIRE(job);
                 REQUIRE(job->state == State::waiting);
-                REQUIRE(job->why.rfind("budget", 0) == 0);
+                REQUIRE(job->wait.kind == Wait::Kind::budget);
+                REQUIRE(world_.claims.count(name) == 1);
                 ++figures_.budget_held;
                 continue;
             }
-            REQUIRE(o.size() == 1);
-            const std::string& outcome = *o.begin();
-            if (outcome == "delivered") {
+            REQUIRE(endings == 1);
+            REQUIRE(world_.claims.count(name) == 0);
+            const Job& record = world_.records.at(name);
+            if (published[name]) {
                 ++figures_.delivered;
-                REQUIRE(store_.at(name).state == State::delivered);
-            } else if (outcome == "cancelled") {
+                REQUIRE(record.state == State::delivered);
+            } else if (failed_as[name] == State::cancelled) {
                 ++figures_.cancelled;
+                REQUIRE(record.state == State::cancelled);
             } else {
                 ++figures_.failed;
-                REQUIRE(store_.at(name).error);
+                REQUIRE(record.state == State::failed);
+                REQUIRE(record.error);
                 // A job the cap can never fit ends at once instead of waiting forever.
-                if (store_.at(name).error->code == "over_budget") {
+                if (record.error->code == "over_budget") {
                     REQUIRE(scenario_.usd_total > 0);
                     ++figures_.budget_held;
                 }
@@ -321,18 +311,21 @@ class Simulation {
     Settings settings_;
     Provider provider_;
     Rng rng_;
-    std::unique_ptr<Engine> engine_;
+    World world_;
+    std::map<std::string, bool> truncated_;  // the last video download of a job was broken
+    Host host_;
+    SimClock clock_;
+    SimHttp http_;
+    SimMedia media_;
+    SimState state_;
+    SimFiles files_;
+    std::unique_ptr<Executor> exec_;
+    int arrived_ = 0;
     TimePoint now_{};
     std::priority_queue<Event> events_;
     uint64_t order_ = 0;
     uint64_t epoch_ = 1;  // 0 marks events outside the engine (arrivals, cancels)
-    std::map<std::string, Job> store_;
-    std::vector<LedgerEntry> ledger_;
-    nlohmann::json limits_;  // the last SaveLimits, as STATE/limits.json keeps it
     std::map<std::string, JobSpec> specs_;
-    std::map<std::string, std::set<std::string>> outcomes_;
-    std::map<std::string, int> creates_per_job_;
-    std::map<std::string, bool> truncated_;
     Figures figures_;
 };
 
@@ -345,6 +338,8 @@ uint64_t first_seed() {
 
 TEST_CASE("simulation: 10,000 jobs under faults and crashes keep every invariant", "[sim]") {
     auto started = std::chrono::steady_clock::now();
+    auto level = spdlog::get_level();
+    spdlog::set_level(spdlog::level::off);  // the executor logs every step
     Figures total;
     const int seeds = std::getenv("VD_SIM_SEED") ? 1 : 40;
     for (int i = 0; i < seeds; ++i) {
@@ -366,6 +361,7 @@ TEST_CASE("simulation: 10,000 jobs under faults and crashes keep every invariant
         total.crashes += f.crashes;
         total.creates += f.creates;
         total.events += f.events;
+        total.effects += f.effects;
         total.invariant_checks += f.invariant_checks;
         if (s.usd_total == 0) REQUIRE(f.budget_held == 0);
         REQUIRE(f.delivered + f.budget_held > f.jobs / 2);
@@ -374,9 +370,12 @@ TEST_CASE("simulation: 10,000 jobs under faults and crashes keep every invariant
     std::cout << "simulation: " << seeds << " seeds, " << total.jobs << " jobs, " << total.delivered
               << " delivered, " << total.failed << " failed, " << total.cancelled << " cancelled, "
               << total.budget_held << " budget-held, " << total.crashes << " crashes, "
-              << total.creates << " creates, " << total.events << " events, "
+              << total.creates << " creates, " << total.events << " events, " << total.effects
+              << " effects, "
               << total.invariant_checks << " invariant checks, " << secs << " s\n";
+    spdlog::set_level(level);
     REQUIRE(total.jobs >= (seeds == 40 ? 10000 : 1));
+    REQUIRE(total.crashes >= (seeds == 40 ? 100 : 0));
 }
 
 }  // namespace vd::sim

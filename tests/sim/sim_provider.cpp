@@ -1,4 +1,4 @@
-#include "tests/pipeline/sim_provider.hpp"
+#include "tests/sim/sim_provider.hpp"
 
 #include <nlohmann/json.hpp>
 

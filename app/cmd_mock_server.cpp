@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "app/app.hpp"
 #include "daemon/cli.hpp"
 #include "mock/duration.hpp"
 #include "mock/mock.hpp"

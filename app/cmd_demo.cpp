@@ -6,6 +6,7 @@
 #include <set>
 
 #include "config/manifest.hpp"
+#include "app/app.hpp"
 #include "daemon/cli.hpp"
 #include "daemon/daemon.hpp"
 #include "daemon/fsutil.hpp"

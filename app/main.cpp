@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/app.hpp"
 #include "daemon/cli.hpp"
 
 int main(int argc, char** argv) {
@@ -10,6 +11,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("videodrop ") + VD_VERSION);
     app.require_subcommand(1);
     vd::cli::Globals globals;
+    globals.local_servers = vd::cli::start_builtin_mocks;
     app.add_option("-c,--config", globals.config,
                    "config file (default: $VIDEODROP_CONFIG, ./videodrop.toml, "
                    "/etc/videodrop/videodrop.toml)");

@@ -1,5 +1,6 @@
-#include "pipeline/protocol.hpp"
-#include "pipeline/protocol_text.hpp"
+// Answers: a video, a list of videos and an error, read tolerantly from any gateway's JSON.
+#include "pipeline/openai_videos/openai_videos.hpp"
+#include "pipeline/openai_videos/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -9,7 +10,7 @@
 #include <string_view>
 #include <variant>
 
-namespace vd::protocol {
+namespace vd::openai_videos {
 
 using namespace text;
 
@@ -245,73 +246,6 @@ tl::expected<Video, ParseError> video_from(const json& top, const Dialect& d) {
 
 }  // namespace
 
-// ---- status words ----
-
-std::string_view to_string(VideoStatus s) {
-    switch (s) {
-        case VideoStatus::queued:
-            return "queued";
-        case VideoStatus::in_progress:
-            return "in_progress";
-        case VideoStatus::completed:
-            return "completed";
-        case VideoStatus::failed:
-            return "failed";
-        case VideoStatus::cancelled:
-            return "cancelled";
-        case VideoStatus::unknown:
-            break;
-    }
-    return "unknown";
-}
-
-VideoStatus classify_status(std::string_view word, const Dialect& dialect) {
-    std::string w = to_lower(trim(word));
-    auto in = [&](const std::vector<std::string>& words) {
-        for (const auto& x : words)
-            if (to_lower(trim(x)) == w) return true;
-        return false;
-    };
-    // The dialect's words first: a provider may use a built-in word differently.
-    if (in(dialect.queued_words)) return VideoStatus::queued;
-    if (in(dialect.running_words)) return VideoStatus::in_progress;
-    if (in(dialect.completed_words)) return VideoStatus::completed;
-    if (in(dialect.failed_words)) return VideoStatus::failed;
-
-    struct Entry {
-        std::string_view word;
-        VideoStatus status;
-    };
-    static constexpr std::array<Entry, 23> kTable{{
-        {"queued", VideoStatus::queued},
-        {"pending", VideoStatus::queued},
-        {"submitted", VideoStatus::queued},
-        {"not_start", VideoStatus::queued},
-        {"preparing", VideoStatus::queued},
-        {"created", VideoStatus::queued},
-        {"starting", VideoStatus::queued},
-        {"in_progress", VideoStatus::in_progress},
-        {"processing", VideoStatus::in_progress},
-        {"running", VideoStatus::in_progress},
-        {"generating", VideoStatus::in_progress},
-        {"completed", VideoStatus::completed},
-        {"complete", VideoStatus::completed},
-        {"success", VideoStatus::completed},
-        {"succeeded", VideoStatus::completed},
-        {"finished", VideoStatus::completed},
-        {"failed", VideoStatus::failed},
-        {"failure", VideoStatus::failed},
-        {"fail", VideoStatus::failed},
-        {"error", VideoStatus::failed},
-        {"expired", VideoStatus::failed},
-        {"cancelled", VideoStatus::cancelled},
-        {"canceled", VideoStatus::cancelled},
-    }};
-    for (const auto& e : kTable)
-        if (e.word == w) return e.status;
-    return VideoStatus::unknown;
-}
-
 // ---- responses ----
 
 tl::expected<Video, ParseError> parse_video(const HttpResult& r, const Dialect& d) {
@@ -363,4 +297,4 @@ std::optional<ProviderError> parse_error(const HttpResult& r) {
     return error_in(j);
 }
 
-}  // namespace vd::protocol
+}  // namespace vd::openai_videos

@@ -1,10 +1,10 @@
 // The reference protocol's requests: create, remix, retrieve, list, content, delete, models.
 #include <string_view>
 
-#include "pipeline/protocol.hpp"
-#include "pipeline/protocol_text.hpp"
+#include "pipeline/openai_videos/openai_videos.hpp"
+#include "pipeline/openai_videos/text.hpp"
 
-namespace vd::protocol {
+namespace vd::openai_videos {
 
 using namespace text;
 
@@ -155,4 +155,4 @@ HttpRequest build_models(const ProviderSettings& p, int slot) {
     return request(p, "GET", base(p) + "/models", slot);
 }
 
-}  // namespace vd::protocol
+}  // namespace vd::openai_videos

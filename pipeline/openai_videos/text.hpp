@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-namespace vd::protocol::text {
+namespace vd::openai_videos::text {
 
 inline char lower(char c) {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
@@ -31,4 +31,4 @@ inline bool ends_with(std::string_view s, std::string_view suffix) {
     return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-}  // namespace vd::protocol::text
+}  // namespace vd::openai_videos::text

@@ -1,0 +1,68 @@
+#include "daemon/real_ports.hpp"
+
+#include <sys/stat.h>
+
+#include <chrono>
+
+#include "daemon/delivery.hpp"
+#include "daemon/fail_job.hpp"
+#include "daemon/sidecar.hpp"
+
+namespace vd {
+
+TimePoint SystemClock::now() const {
+    return std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
+}
+
+void CurlHttp::send(const HttpRequest& req, Done done) {
+    client_.send(req, std::move(done));
+}
+
+void CurlHttp::download(const Download& d, const std::string& path, DownloadDone done) {
+    DownloadLimits limits{d.max_bytes, d.min_bytes_per_second, d.low_speed_time, d.deadline};
+    client_.download(d.request, path, std::move(done), limits);
+}
+
+void ProbeMedia::probe(const std::string& path, bool decode,
+                       std::function<void(MediaInfo)> done) {
+    prober_.probe(path, decode, std::move(done));
+}
+
+tl::expected<void, std::string> StoreState::save(const Job& job) {
+    return store_.save(job);
+}
+
+tl::expected<void, std::string> StoreState::append_ledger(const LedgerEntry& e) {
+    return store_.append_ledger(e);
+}
+
+tl::expected<void, std::string> StoreState::save_limits(const nlohmann::json& limits) {
+    return store_.save_limits(limits);
+}
+
+bool StoreState::has_claim(const std::string& id) const {
+    struct stat st;
+    return ::stat(store_.claimed_dir(id).c_str(), &st) == 0;
+}
+
+tl::expected<void, std::string> StoreState::remove_claim(const std::string& id) {
+    return store_.remove_claim(id);
+}
+
+std::string FolderFiles::download_path(const std::string& job, const std::string& variant) {
+    return delivery::tmp_path(paths_, job, variant);
+}
+
+std::string FolderFiles::choose_output_name(const std::string& name) {
+    return delivery::choose_output_name(paths_, name);
+}
+
+tl::expected<std::string, std::string> FolderFiles::publish(const Job& job, TimePoint now) {
+    return delivery::publish(paths_, job, make_sidecar(job, job.output_name, now, VD_VERSION));
+}
+
+tl::expected<std::string, std::string> FolderFiles::fail(const Job& job) {
+    return move_failed_job(paths_, store_, job);
+}
+
+}  // namespace vd
