@@ -5,8 +5,8 @@
 #include <mutex>
 #include <set>
 
-#include "config/manifest.hpp"
 #include "app/app.hpp"
+#include "config/manifest.hpp"
 #include "daemon/cli.hpp"
 #include "daemon/daemon.hpp"
 #include "daemon/fsutil.hpp"

@@ -4,9 +4,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "pipeline/protocol.hpp"
 #include "config/config.hpp"
 #include "config/wording.hpp"
+#include "pipeline/protocol.hpp"
 
 namespace vd {
 namespace {

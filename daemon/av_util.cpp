@@ -8,16 +8,6 @@ extern "C" {
 
 namespace vd {
 
-std::string av_error_text(int code) {
-    char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-    av_strerror(code, buf, sizeof buf);
-    return buf;
-}
-
-void FormatCloser::operator()(AVFormatContext* ctx) const {
-    avformat_close_input(&ctx);
-}
-
 tl::expected<FormatPtr, std::string> open_mp4_file(const std::string& path) {
     AVDictionary* opts = nullptr;
     av_dict_set(&opts, "protocol_whitelist", "file", 0);

@@ -1,4 +1,5 @@
-// The FFmpeg helpers the shell shares: error text, and opening a local file as MP4.
+// The shell's FFmpeg helpers: the shared handles (av/handles.hpp), and opening a local file as
+// MP4.
 #pragma once
 
 #include <memory>
@@ -6,17 +7,17 @@
 
 #include <tl/expected.hpp>
 
-struct AVFormatContext;
+#include "av/handles.hpp"
 
 namespace vd {
 
-// av_strerror's words for an FFmpeg error code.
-std::string av_error_text(int code);
-
-struct FormatCloser {
-    void operator()(AVFormatContext* ctx) const;
-};
-using FormatPtr = std::unique_ptr<AVFormatContext, FormatCloser>;
+using FormatPtr = av::InputPtr;
+using av::CodecPtr;
+using av::FramePtr;
+using av::PacketPtr;
+inline std::string av_error_text(int code) {
+    return av::error_text(code);
+}
 
 // Opens a local file with the mp4 demuxer forced and only the file protocol allowed (an MP4 may
 // reference other URLs, and a path with a colon is not a protocol).

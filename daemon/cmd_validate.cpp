@@ -10,9 +10,9 @@
 #include "config/config.hpp"
 #include "config/manifest.hpp"
 #include "daemon/cli.hpp"
-#include "daemon/sidecar.hpp"
-#include "daemon/job_store.hpp"
 #include "daemon/image_fit.hpp"
+#include "daemon/job_store.hpp"
+#include "daemon/sidecar.hpp"
 #include "pipeline/ledger.hpp"
 
 namespace vd::cli {
@@ -24,12 +24,6 @@ struct Checked {
     std::string path;
     tl::expected<JobSpec, std::vector<ManifestProblem>> result;
 };
-
-std::string usd(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "$%.2f", v);
-    return buf;
-}
 
 // The files given, or every manifest in the inbox (sorted, so output is stable).
 std::optional<std::vector<std::string>> manifest_paths(const std::vector<std::string>& files,
@@ -151,7 +145,7 @@ int cost(const Config& cfg, const std::vector<std::string>& files) {
                 cap(ledger.on_day(now), cfg.budget.usd_per_day, "per day").c_str());
     std::printf("spent total  %s\n", cap(ledger.total(), cfg.budget.usd_total, "in total").c_str());
     if (auto why = ledger.refuse(total, now, cfg.budget))
-        std::printf("these would wait: %s\n", why->c_str());
+        std::printf("these would wait: budget: %s\n", why->c_str());
     return invalid > 0 ? kSomeFailed : kOk;
 }
 

@@ -102,6 +102,9 @@ tl::expected<void, std::string> Daemon::Impl::start() {
     cancels = new uv_timer_t;
     uv_timer_init(loop, cancels);
     cancels->data = this;
+    metrics = new uv_timer_t;
+    uv_timer_init(loop, metrics);
+    metrics->data = this;
 
     auto records = store->load_all();
     for (const auto& p : records.problems)
@@ -127,6 +130,8 @@ tl::expected<void, std::string> Daemon::Impl::start() {
     watcher->scan_now();
     apply_cancels();
     uv_timer_start(cancels, &Impl::on_cancel_timer, kCancelPoll.count(), kCancelPoll.count());
+    // Always running: a reload may name a metrics file (write_metrics does nothing without one).
+    uv_timer_start(metrics, &Impl::on_metrics_timer, kMetricsEvery.count(), kMetricsEvery.count());
     started = true;
     after({});
     write_metrics();
@@ -150,6 +155,7 @@ void Daemon::Impl::stop() {
     };
     close_timer(wake);
     close_timer(cancels);
+    close_timer(metrics);
     if (engine) count_open();
     write_metrics();
 }

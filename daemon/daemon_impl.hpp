@@ -26,7 +26,7 @@ namespace vd {
 namespace daemon_detail {
 
 inline constexpr Millis kCancelPoll{1000};
-inline constexpr int kMetricsEvery = 5;  // cancel polls between metrics writes
+inline constexpr Millis kMetricsEvery{5000};  // the metrics textfile is rewritten this often
 
 inline TimePoint clock_now() {
     return std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
@@ -40,11 +40,6 @@ inline std::string stem_of(const std::string& filename) {
 inline std::string base_name(const std::string& path) {
     auto slash = path.rfind('/');
     return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-inline bool exists(const std::string& path) {
-    struct stat st;
-    return ::stat(path.c_str(), &st) == 0;
 }
 
 inline std::vector<std::string> list_files(const std::string& dir) {
@@ -96,10 +91,10 @@ struct Daemon::Impl {
     std::unique_ptr<StoreState> state_port;
     std::unique_ptr<FolderFiles> files_port;
     std::unique_ptr<Executor> exec;
-    Engine* engine = nullptr;  // exec's
-    uv_timer_t* wake = nullptr;         // heap: freed by close callbacks
-    uv_timer_t* cancels = nullptr;      // also paces the metrics textfile
-    int64_t ticks = 0;
+    Engine* engine = nullptr;       // exec's
+    uv_timer_t* wake = nullptr;     // heap: freed by close callbacks
+    uv_timer_t* cancels = nullptr;  // polls STATE/cancel
+    uv_timer_t* metrics = nullptr;  // rewrites the [metrics] textfile
     bool metrics_warned = false;
     bool stopping = false;
     bool started = false;
@@ -145,6 +140,7 @@ struct Daemon::Impl {
 
     // [metrics] textfile: rewritten every few seconds and at stop; a failure is logged once.
     void write_metrics();
+    static void on_metrics_timer(uv_timer_t* t);
 
     // Ending a `once` run ------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/manifest.hpp"
+#include "daemon/cancel_requests.hpp"
 #include "daemon/daemon_impl.hpp"
 #include "daemon/delivery.hpp"
 #include "daemon/fsutil.hpp"
@@ -223,14 +224,7 @@ void Daemon::Impl::on_reject(const std::string& name, const std::string& reason)
 
 // Cancel requests: `videodrop cancel NAME` leaves STATE/cancel/NAME.
 void Daemon::Impl::apply_cancels() {
-    std::string dir = cfg.paths.state + "/cancel";
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) return;
-    std::vector<std::string> names;
-    while (dirent* e = ::readdir(d))
-        if (e->d_name[0] != '.') names.emplace_back(e->d_name);
-    ::closedir(d);
-    for (const auto& name : names) {
+    for (const auto& name : cancel_requests::pending(cfg.paths.state)) {
         std::vector<std::string> ids;
         for (const auto& [id, job] : engine->jobs())
             if (job.spec.name == name && !is_terminal(job.state)) ids.push_back(id);
@@ -238,14 +232,17 @@ void Daemon::Impl::apply_cancels() {
             spdlog::info("job={} cancelled by request", name);
             after(engine->cancel(id, clock_now()));
         }
-        ::unlink((dir + "/" + name).c_str());
+        cancel_requests::done(cfg.paths.state, name);
     }
 }
 
 void Daemon::Impl::on_cancel_timer(uv_timer_t* t) {
     auto* self = static_cast<Impl*>(t->data);
     self->apply_cancels();
-    if (++self->ticks % kMetricsEvery == 0) self->write_metrics();
+}
+
+void Daemon::Impl::on_metrics_timer(uv_timer_t* t) {
+    static_cast<Impl*>(t->data)->write_metrics();
 }
 
 // [metrics] textfile: rewritten every few seconds and at stop; a failure is logged once.

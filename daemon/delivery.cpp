@@ -17,6 +17,7 @@
 namespace vd::delivery {
 namespace {
 
+using fs::exists;
 using nlohmann::json;
 
 constexpr const char* kPlanFile =
@@ -24,11 +25,6 @@ constexpr const char* kPlanFile =
 
 std::string why(int err) {
     return std::strerror(err);
-}
-
-bool exists(const std::string& path) {
-    struct stat st {};
-    return ::lstat(path.c_str(), &st) == 0;
 }
 
 std::string ext_of(const std::string& variant) {

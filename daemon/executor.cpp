@@ -90,8 +90,8 @@ void Executor::carry_out(const Download& d) {
 }
 
 void Executor::carry_out(const Probe& p) {
-    ports_.media.probe(ports_.files.download_path(p.job, "video"),
-                       p.level == VerifyLevel::decode, [this, job = p.job](MediaInfo info) {
+    ports_.media.probe(ports_.files.download_path(p.job, "video"), p.level == VerifyLevel::decode,
+                       [this, job = p.job](MediaInfo info) {
                            if (stopped_) return;
                            after(engine_->on_probe(job, info, now()));
                        });

@@ -85,15 +85,16 @@ tl::expected<void, MoveError> move_noreplace(const std::string& from, const std:
         err = rename_noreplace(staging, to);
         if (err == 0) {
             if (::unlink(from.c_str()) != 0)
-                return tl::unexpected(MoveError{
-                    errno, "copied " + from + " to " + to + " but cannot remove it: " + why(errno)});
+                return tl::unexpected(MoveError{errno, "copied " + from + " to " + to +
+                                                           " but cannot remove it: " + why(errno)});
             return {};
         }
         ::unlink(staging.c_str());
     }
     if (err == EEXIST) return tl::unexpected(MoveError{EEXIST, to + " already exists"});
     if (err != 0)
-        return tl::unexpected(MoveError{err, "cannot move " + from + " to " + to + ": " + why(err)});
+        return tl::unexpected(
+            MoveError{err, "cannot move " + from + " to " + to + ": " + why(err)});
     return {};
 }
 

@@ -154,6 +154,11 @@ tl::expected<std::string, std::string> read_file(const std::string& path, size_t
     return out;
 }
 
+bool exists(const std::string& path) {
+    struct stat st {};
+    return ::lstat(path.c_str(), &st) == 0;
+}
+
 tl::expected<void, std::string> fsync_dir(const std::string& dir) {
     Fd f{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
     if (f.fd < 0) return tl::unexpected("cannot open folder " + dir + ": " + why(errno));

@@ -35,6 +35,8 @@ tl::expected<void, std::string> write_atomic(const std::string& path, std::strin
 // rename(2) then fsync of both directories.
 tl::expected<void, std::string> rename_durable(const std::string& from, const std::string& to);
 tl::expected<std::string, std::string> read_file(const std::string& path, size_t max_bytes);
+// Whether anything (a symlink included, not followed) is at `path`.
+bool exists(const std::string& path);
 tl::expected<void, std::string> fsync_dir(const std::string& dir);
 // Creates the missing folders of `dir` with `mode`; existing ones are left as they are.
 tl::expected<void, std::string> make_dirs(const std::string& dir, mode_t mode = 0755);

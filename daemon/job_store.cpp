@@ -19,6 +19,7 @@ namespace vd {
 namespace {
 
 namespace stdfs = std::filesystem;
+using fs::exists;
 
 // Sequence numbers are reserved in batches so a burst of claims does not pay two extra fsyncs
 // each; a crash only skips the unused rest of a batch.
@@ -64,11 +65,6 @@ uint64_t seq_of(const std::string& id) {
     uint64_t n = 0;
     std::from_chars(id.data(), id.data() + id.size(), n);
     return n;
-}
-
-bool exists(const std::string& path) {
-    struct stat st {};
-    return ::lstat(path.c_str(), &st) == 0;
 }
 
 // Moves INBOX/name into DIR/name; 1 when moved, 0 when it was not in the inbox, -errno on failure.

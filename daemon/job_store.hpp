@@ -114,8 +114,8 @@ class JobStore {
 // The state folder read without the lock (daemon/state_view.cpp), for the management commands;
 // the daemon may be writing meanwhile, and what does not parse is skipped with a warning.
 namespace state_view {
-std::vector<Job> jobs(const std::string& state_dir);       // STATE/jobs/*.json
-Ledger ledger(const std::string& state_dir);               // STATE/ledger.jsonl
+std::vector<Job> jobs(const std::string& state_dir);               // STATE/jobs/*.json
+Ledger ledger(const std::string& state_dir);                       // STATE/ledger.jsonl
 std::vector<std::string> claim_ids(const std::string& state_dir);  // STATE/claimed/*
 }  // namespace state_view
 

@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "config/manifest.hpp"
+#include "daemon/cancel_requests.hpp"
 #include "daemon/cli.hpp"
 #include "daemon/delivery.hpp"
 #include "daemon/fail_job.hpp"
@@ -158,18 +159,6 @@ std::optional<int> cancel_offline(const Config& cfg, const std::string& name) {
     return cancelled;
 }
 
-// An empty STATE/cancel/NAME; one already there is the same request.
-tl::expected<void, std::string> request_cancel(const std::string& state, const std::string& name) {
-    const std::string dir = state + "/cancel";
-    if (auto r = fs::make_dirs(dir, 0700); !r) return r;
-    const std::string path = dir + "/" + name;
-    int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0600);
-    if (fd < 0 && errno != EEXIST)
-        return tl::unexpected("cannot create " + path + ": " + std::strerror(errno));
-    if (fd >= 0) ::close(fd);
-    return fs::fsync_dir(dir);
-}
-
 }  // namespace
 
 int cancel(const Config& cfg, const std::vector<std::string>& names) {
@@ -211,7 +200,7 @@ int cancel(const Config& cfg, const std::vector<std::string>& names) {
                 continue;
             }
         }
-        if (auto r = request_cancel(cfg.paths.state, name); !r) {
+        if (auto r = cancel_requests::request(cfg.paths.state, name); !r) {
             std::fprintf(stderr, "videodrop: %s\n", r.error().c_str());
             rc = worse(rc, cli::kFatal);
             continue;

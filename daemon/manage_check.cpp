@@ -138,7 +138,8 @@ int check(const Config& cfg, const std::string& provider, const EnvLookup& env) 
     for (const auto& [name, p] : cfg.providers) {
         if (!provider.empty() && name != provider) continue;
         if (p.core.base_url.empty()) {
-            std::printf("%s: served by videodrop itself (no base_url): nothing to check\n", name.c_str());
+            std::printf("%s: served by videodrop itself (no base_url): nothing to check\n",
+                        name.c_str());
             continue;
         }
         auto keys = load_keys(p, env);
@@ -178,10 +179,14 @@ int check(const Config& cfg, const std::string& provider, const EnvLookup& env) 
                         "GET /models did not answer a model list (is base_url right?)");
                 }
             } else {
-                problems.push_back("GET /models: " + failure(models->result, t.keys, *protocol::find(t.config->core.protocol)));
+                problems.push_back(
+                    "GET /models: " +
+                    failure(models->result, t.keys, *protocol::find(t.config->core.protocol)));
             }
             if (!ok_status(list->result))
-                problems.push_back("GET /videos: " + failure(list->result, t.keys, *protocol::find(t.config->core.protocol)));
+                problems.push_back(
+                    "GET /videos: " +
+                    failure(list->result, t.keys, *protocol::find(t.config->core.protocol)));
             std::string line = "ok (" + offers + ")";
             if (!problems.empty()) {
                 rc = cli::kFatal;

@@ -16,8 +16,8 @@
 #include "daemon/cli.hpp"
 #include "daemon/fs_move.hpp"
 #include "daemon/fsutil.hpp"
-#include "daemon/manage.hpp"
 #include "daemon/job_store.hpp"
+#include "daemon/manage.hpp"
 #include "daemon/manage_util.hpp"
 #include "daemon/refetch.hpp"
 
@@ -25,6 +25,7 @@ namespace vd::manage {
 namespace {
 
 namespace sfs = std::filesystem;
+using fs::exists;
 using nlohmann::json;
 
 struct Move {
@@ -247,8 +248,7 @@ int retry_one(const Config& cfg, const std::string& name) {
     std::vector<Move> done;
     for (const auto& m : moves) {
         auto r = fs::move_noreplace(failed + "/" + m.from, inbox + "/" + m.to,
-                                    inbox + "/." + m.to + ".retry.tmp",
-                                    fs::mode_for_folder(inbox));
+                                    inbox + "/." + m.to + ".retry.tmp", fs::mode_for_folder(inbox));
         if (!r) {
             std::string why = r.error().message;
             if (r.error().err == EEXIST) why += "; move it away first";

@@ -9,8 +9,8 @@
 
 #include "daemon/cli.hpp"
 #include "daemon/delivery.hpp"
-#include "daemon/manage.hpp"
 #include "daemon/job_store.hpp"
+#include "daemon/manage.hpp"
 #include "daemon/manage_util.hpp"
 
 namespace vd::manage {

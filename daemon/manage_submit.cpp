@@ -12,16 +12,17 @@
 #include "config/manifest.hpp"
 #include "config/utf8.hpp"
 #include "daemon/cli.hpp"
-#include "daemon/sidecar.hpp"
 #include "daemon/fs_move.hpp"
 #include "daemon/fsutil.hpp"
 #include "daemon/manage.hpp"
 #include "daemon/manage_util.hpp"
+#include "daemon/sidecar.hpp"
 
 namespace vd::manage {
 namespace {
 
 namespace sfs = std::filesystem;
+using fs::exists;
 using nlohmann::json;
 
 constexpr size_t kMaxSlug = 40;
@@ -208,7 +209,8 @@ int submit(const Config& cfg, const SubmitOptions& o, TimePoint now) {
     // The same check the daemon makes, so a mistake is reported now and not as a failed job.
     // What it finds is a value given on the command line (or the config's default for it):
     // usage, unless the staged file itself could not be read back.
-    if (auto spec = read_manifest(staged, staging.dir, cfg, remix_lookup(cfg.paths.outbox)); !spec) {
+    if (auto spec = read_manifest(staged, staging.dir, cfg, remix_lookup(cfg.paths.outbox));
+        !spec) {
         bool io = false;
         for (const auto& p : spec.error()) {
             std::fprintf(stderr, "videodrop: submit: %s%s\n",

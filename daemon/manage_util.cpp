@@ -19,6 +19,7 @@
 namespace vd::manage {
 
 namespace sfs = std::filesystem;
+using fs::exists;
 using nlohmann::json;
 
 bool daemon_running(const std::string& state_dir) {
@@ -28,11 +29,6 @@ bool daemon_running(const std::string& state_dir) {
     bool held = ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
     ::close(fd);  // releases our lock, if we got it
     return held;
-}
-
-bool exists(const std::string& path) {
-    struct stat st {};
-    return ::lstat(path.c_str(), &st) == 0;
 }
 
 namespace {
@@ -83,18 +79,6 @@ std::string one_line(std::string_view text, size_t max_chars) {
         ++chars;
     }
     return out;
-}
-
-std::string usd(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "$%.2f", round_cents(v));
-    return buf;
-}
-
-double round_cents(double usd) {
-    if (!std::isfinite(usd)) return usd;
-    double r = std::round(usd * 100) / 100;
-    return r == 0 ? 0.0 : r;  // no "-0" in the output
 }
 
 int worse(int a, int b) {

@@ -16,14 +16,9 @@ namespace vd::manage {
 // Whether a process holds the flock on STATE/lock (a daemon is running).
 bool daemon_running(const std::string& state_dir);
 
-bool exists(const std::string& path);
 // One line of at most `max_chars` characters (UTF-8 code points; "..." marks a cut), control
 // characters replaced by spaces so nothing in a record can move the cursor or break the layout.
 std::string one_line(std::string_view text, size_t max_chars);
-std::string usd(double v);  // "$0.80"
-// Money as it goes into JSON: rounded to cents (1.2000000000000002 -> 1.2), so floating-point
-// noise never reaches a reader. usd() prints the same rounding.
-double round_cents(double usd);
 // The exit code of a command that handled several names: a fatal error (cli::kFatal) outweighs a
 // usage mistake (cli::kUsage), which outweighs success.
 int worse(int a, int b);

@@ -19,17 +19,6 @@ extern "C" {
 namespace vd {
 namespace {
 
-struct CodecFree {
-    void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-using CodecPtr = std::unique_ptr<AVCodecContext, CodecFree>;
-struct FrameFree {
-    void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
-struct PacketFree {
-    void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
-
 struct Decoder {
     int stream = -1;
     CodecPtr ctx;
@@ -112,8 +101,8 @@ void decode_pass(const std::string& path, MediaInfo& info) {
         }
         decoders.push_back(Decoder{index, std::move(codec), type == AVMEDIA_TYPE_VIDEO});
     }
-    std::unique_ptr<AVPacket, PacketFree> pkt(av_packet_alloc());
-    std::unique_ptr<AVFrame, FrameFree> frame(av_frame_alloc());
+    PacketPtr pkt(av_packet_alloc());
+    FramePtr frame(av_frame_alloc());
     if (!pkt || !frame) {
         note_error(info, "out of memory");
         return;

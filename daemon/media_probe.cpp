@@ -21,11 +21,6 @@ extern "C" {
 namespace vd {
 namespace {
 
-struct PacketFree {
-    void operator()(AVPacket* pkt) const { av_packet_free(&pkt); }
-};
-using PacketPtr = std::unique_ptr<AVPacket, PacketFree>;
-
 // FFmpeg logs to stderr by default; a bad download is reported through MediaInfo instead.
 // The level is process-wide, hence once.
 void quiet_ffmpeg() {

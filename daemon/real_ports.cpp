@@ -23,8 +23,7 @@ void CurlHttp::download(const Download& d, const std::string& path, DownloadDone
     client_.download(d.request, path, std::move(done), limits);
 }
 
-void ProbeMedia::probe(const std::string& path, bool decode,
-                       std::function<void(MediaInfo)> done) {
+void ProbeMedia::probe(const std::string& path, bool decode, std::function<void(MediaInfo)> done) {
     prober_.probe(path, decode, std::move(done));
 }
 

@@ -28,8 +28,7 @@ class CurlHttp final : public ports::Http {
 class ProbeMedia final : public ports::Media {
   public:
     explicit ProbeMedia(MediaProber& prober) : prober_(prober) {}
-    void probe(const std::string& path, bool decode,
-               std::function<void(MediaInfo)> done) override;
+    void probe(const std::string& path, bool decode, std::function<void(MediaInfo)> done) override;
 
   private:
     MediaProber& prober_;

@@ -111,8 +111,7 @@ tl::expected<std::optional<RemixSource>, std::string> read_remix_source(const st
                                                                         const std::string& name) {
     const std::string path = outbox + "/" + name + ".json";
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
-        return std::optional<RemixSource>();
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::optional<RemixSource>();
     auto text = fs::read_file(path, 16u << 20);
     if (!text) return tl::unexpected("its sidecar " + path + " cannot be read: " + text.error());
     auto sidecar = json::parse(*text, nullptr, false);

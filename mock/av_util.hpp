@@ -1,36 +1,17 @@
-// Owning handles and error text for the libav* objects the mock renders with.
+// The mock's FFmpeg helpers: the shared handles (av/handles.hpp) and frames to render into.
 #pragma once
 
 #include <memory>
 #include <string>
 
-extern "C" {
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
-#include <libavutil/error.h>
-#include <libavutil/frame.h>
-}
+#include "av/handles.hpp"
 
 namespace vd::mock::av {
 
-struct CodecDeleter {
-    void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct FrameDeleter {
-    void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
-struct PacketDeleter {
-    void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
-using CodecPtr = std::unique_ptr<AVCodecContext, CodecDeleter>;
-using FramePtr = std::unique_ptr<AVFrame, FrameDeleter>;
-using PacketPtr = std::unique_ptr<AVPacket, PacketDeleter>;
-
-inline std::string error_text(int err) {
-    char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-    av_strerror(err, buf, sizeof buf);
-    return buf;
-}
+using vd::av::CodecPtr;
+using vd::av::error_text;
+using vd::av::FramePtr;
+using vd::av::PacketPtr;
 
 // A frame with its own buffers, or null.
 inline FramePtr make_frame(AVPixelFormat fmt, int width, int height) {

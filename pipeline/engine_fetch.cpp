@@ -103,8 +103,7 @@ void Engine::retry_download(Job& job, const std::string& why, std::optional<Mill
     job.next_action = now + delay;
     enter(job, State::downloading,
           why + "; fetch " + std::to_string(job.download_attempts + 1) + " of " +
-              std::to_string(settings_.verify.max_download_attempts) + " in " +
-              seconds_text(delay),
+              std::to_string(settings_.verify.max_download_attempts) + " in " + seconds_text(delay),
           out);
 }
 
@@ -189,10 +188,9 @@ Commands Engine::on_probe(const std::string& id, const MediaInfo& info, TimePoin
         retry_download(job, "verification failed: " + v.code, std::nullopt, now, out);
         return out;
     }
-    JobError e =
-        JobError::verify(v.code,
-                       v.message + " (fetch " + std::to_string(job.download_attempts) + " of " +
-                           std::to_string(settings_.verify.max_download_attempts) + ")");
+    JobError e = JobError::verify(
+        v.code, v.message + " (fetch " + std::to_string(job.download_attempts) + " of " +
+                    std::to_string(settings_.verify.max_download_attempts) + ")");
     fail_download(job, std::move(e), out);
     return out;
 }

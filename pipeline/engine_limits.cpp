@@ -101,19 +101,18 @@ void Engine::enforce_deadline(Job& job, TimePoint now, Commands& out) {
         case State::verifying:
             fail_download(job,
                           JobError::download("timeout",
-                                         "the video was not fetched and verified within "
-                                         "polling.job_timeout (" +
-                                             limit + ") of the first create"),
+                                             "the video was not fetched and verified within "
+                                             "polling.job_timeout (" +
+                                                 limit + ") of the first create"),
                           out);
             return;
         case State::queued:
         case State::in_progress: {
-            JobError e =
-                JobError::generate("timeout",
-                               "no result " + limit +
-                                   " after the first create (last "
-                                   "status '" +
-                                   job.status_word + "', " + std::to_string(job.progress) + "%)");
+            JobError e = JobError::generate("timeout", "no result " + limit +
+                                                           " after the first create (last "
+                                                           "status '" +
+                                                           job.status_word + "', " +
+                                                           std::to_string(job.progress) + "%)");
             e.retryable = true;
             e.video_id = job.video_id;
             fail(job, std::move(e), out);
@@ -130,9 +129,9 @@ void Engine::enforce_deadline(Job& job, TimePoint now, Commands& out) {
     }
     JobError e =
         JobError::submit("timeout",
-                       "the provider did not accept the create within "
-                       "polling.job_timeout (" +
-                           limit + "); " + std::to_string(job.submit_attempts) + " attempt(s)");
+                         "the provider did not accept the create within "
+                         "polling.job_timeout (" +
+                             limit + "); " + std::to_string(job.submit_attempts) + " attempt(s)");
     e.retryable = true;
     fail(job, std::move(e), out);
 }

@@ -188,8 +188,7 @@ void Engine::on_list(Job& job, const HttpResult& r, TimePoint now, Commands& out
             return;
         }
         job.awaiting = true;
-        out.push_back(
-            SendHttp{job.id, Purpose::list, proto.list(p, list->last_id, job.key_slot)});
+        out.push_back(SendHttp{job.id, Purpose::list, proto.list(p, list->last_id, job.key_slot)});
         return;
     }
     job.list_pages = 0;
@@ -213,12 +212,12 @@ void Engine::on_list(Job& job, const HttpResult& r, TimePoint now, Commands& out
 
 // The create's outcome stays unknown: a person has to look. Its reservation stays spent.
 JobError Engine::ambiguous_create(const Job& job, const std::string& what, const HttpResult& r) {
-    JobError e =
-        JobError::submit("ambiguous_create",
-                       "the create sent at " + iso8601_utc(job.submit_sent) + " got " +
-                           (job.ambiguity.empty() ? "no usable answer" : job.ambiguity) +
-                           ", and the video " + what + "; " + std::to_string(job.submit_attempts) +
-                           " create(s) sent in all, " + "not sending another");
+    JobError e = JobError::submit(
+        "ambiguous_create", "the create sent at " + iso8601_utc(job.submit_sent) + " got " +
+                                (job.ambiguity.empty() ? "no usable answer" : job.ambiguity) +
+                                ", and the video " + what + "; " +
+                                std::to_string(job.submit_attempts) + " create(s) sent in all, " +
+                                "not sending another");
     e.request_id = r.request_id();
     return e;
 }

@@ -21,10 +21,6 @@ inline std::string fixed(double v, int decimals) {
     return std::string(buf, r.ptr);
 }
 
-inline std::string usd(double v) {
-    return "$" + fixed(v, 2);
-}
-
 inline std::string seconds_text(Millis d) {
     return fixed(double(d.count()) / 1000.0, 1) + "s";
 }

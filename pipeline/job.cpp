@@ -62,9 +62,9 @@ JobError JobError::make(std::string stage, std::string code, std::string message
     return e;
 }
 
-#define VD_STAGE(name)                                                                    \
-    JobError JobError::name(std::string code, std::string message, std::string hint) {    \
-        return make(#name, std::move(code), std::move(message), std::move(hint));         \
+#define VD_STAGE(name)                                                                 \
+    JobError JobError::name(std::string code, std::string message, std::string hint) { \
+        return make(#name, std::move(code), std::move(message), std::move(hint));      \
     }
 VD_STAGE(intake)
 VD_STAGE(validate)

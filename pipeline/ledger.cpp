@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 
 namespace vd {
 
@@ -14,13 +15,19 @@ int64_t day_of(TimePoint t) {
     return ms >= 0 ? ms / kDayMs : (ms - kDayMs + 1) / kDayMs;
 }
 
-std::string usd(double v) {
-    char buf[32];
-    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 2);
-    return "$" + std::string(buf, r.ptr);
+}  // namespace
+
+double round_cents(double usd) {
+    if (!std::isfinite(usd)) return usd;
+    double r = std::round(usd * 100) / 100;
+    return r == 0 ? 0.0 : r;  // no "-0" in the output
 }
 
-}  // namespace
+std::string usd(double v) {
+    char buf[32];
+    auto r = std::to_chars(buf, buf + sizeof buf, round_cents(v), std::chars_format::fixed, 2);
+    return "$" + std::string(buf, r.ptr);
+}
 
 void to_json(nlohmann::json& j, const LedgerEntry& e) {
     j = {{"at", to_ms(e.at)}, {"job", e.job}, {"usd", e.usd}};
@@ -55,8 +62,8 @@ std::optional<std::string> Ledger::refuse(double cost, TimePoint now,
         return usd(cost) + " would cross usd_total " + usd(b.usd_total) + " (spent " +
                usd(total()) + ")";
     if (b.usd_per_day > 0 && on_day(now) + cost > b.usd_per_day + kEps)
-        return usd(cost) + " would cross usd_per_day " + usd(b.usd_per_day) +
-               " (spent today " + usd(on_day(now)) + ")";
+        return usd(cost) + " would cross usd_per_day " + usd(b.usd_per_day) + " (spent today " +
+               usd(on_day(now)) + ")";
     return std::nullopt;
 }
 

@@ -41,6 +41,11 @@ class Ledger {
 };
 
 // Estimated cost of a job from its model table.
+// Money for people: "$0.80", rounded to cents like round_cents (1.2000000000000002 -> 1.2, no
+// "-0"), so floating-point noise never reaches a reader.
+std::string usd(double v);
+double round_cents(double usd);
+
 double estimate_cost(const JobSpec& job, const ProviderSettings& p);
 
 }  // namespace vd

@@ -98,8 +98,7 @@ class Protocol {
     // Answers into events. `is_create`: a create whose outcome is unknown is ambiguous, not
     // retryable. `now` resolves a wait given as a date.
     virtual Classified classify(const HttpResult& r, bool is_create, TimePoint now) const = 0;
-    virtual tl::expected<Video, ParseError> video(const HttpResult& r,
-                                                  const Dialect& d) const = 0;
+    virtual tl::expected<Video, ParseError> video(const HttpResult& r, const Dialect& d) const = 0;
     virtual tl::expected<VideoList, ParseError> videos(const HttpResult& r,
                                                        const Dialect& d) const = 0;
     // Whether a listed video is the one this job's create (sent at `sent_at`) made.

@@ -56,8 +56,7 @@ Wait Wait::retry_create(std::string code, Millis delay) {
     return make(Kind::retry_create, "", code + " in " + seconds_words(delay), 0);
 }
 Wait Wait::recreate(int looks, int attempt, int of) {
-    return make(Kind::recreate, "",
-                std::to_string(attempt) + " of " + std::to_string(of), looks);
+    return make(Kind::recreate, "", std::to_string(attempt) + " of " + std::to_string(of), looks);
 }
 Wait Wait::unconfigured(std::string provider) {
     return make(Kind::unconfigured, std::move(provider), "", 0);

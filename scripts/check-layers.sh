@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The layers, bottom up: pipeline/ (pure core), config/, daemon/ (the product library), then the
-# executable's own app/ and the mock/. Each includes only what is below it; the product library
+# The layers, bottom up: pipeline/ (pure core) and av/ (shared FFmpeg handles), config/, daemon/
+# (the product library), then the executable's own app/ and the mock/. Each includes only what is below it; the product library
 # and the configuration know nothing of the fake provider.
 set -u
 root=${1:-.}
@@ -11,7 +11,8 @@ check() {  # check DIR PATTERN WHAT
         echo "check-layers: $1 $3 (above)"; bad=1
     fi
 }
-check pipeline '#include *"(config|daemon|mock|app)/' "includes a layer above it"
+check av '#include *"[a-z_]+/' "includes a layer of ours (it is header-only, above FFmpeg only)"
+check pipeline '#include *"(av|config|daemon|mock|app)/' "includes a layer above it"
 check config '#include *"(daemon|mock|app)/' "includes a layer above it"
 check daemon '#include *"(mock|app)/' "includes the mock or the executable"
 check config '[Mm]ock' "knows of the mock"

@@ -20,8 +20,7 @@ class OpenAiVideos final : public protocol::Protocol {
                        int slot) const override {
         return build_retrieve(p, video_id, slot);
     }
-    HttpRequest list(const ProviderSettings& p, const std::string& after,
-                     int slot) const override {
+    HttpRequest list(const ProviderSettings& p, const std::string& after, int slot) const override {
         return build_list(p, kListPage, after, slot);
     }
     HttpRequest content(const ProviderSettings& p, const std::string& video_id,

@@ -452,3 +452,18 @@ TEST_CASE("hints list each value once and never end empty", "[config]") {
     CHECK_THAT(t, !Catch::Contains("min_interval, min_interval"));
     CHECK_THAT(t, !Catch::Contains("(use )"));
 }
+
+TEST_CASE("a protocol the build has no implementation of is refused at load", "[config]") {
+    std::string toml(R"(
+[providers.openai]
+base_url = "https://api.openai.com/v1"
+protocol = "chat-sse"
+)");
+    auto e = error_of(toml);
+    CHECK(e.find("providers.openai.protocol") != std::string::npos);
+    CHECK(e.find("\"chat-sse\" is not allowed") != std::string::npos);
+    CHECK(e.find("\"openai-videos\"") != std::string::npos);
+    auto ok = parse_config("[providers.local]\nprotocol = \"mock\"\n", "videodrop.toml");
+    REQUIRE(ok);
+    CHECK(ok->providers.at("local").core.base_url.empty());  // served by the executable
+}

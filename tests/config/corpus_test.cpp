@@ -40,7 +40,8 @@ TEST_CASE("every good manifest of the corpus is valid", "[manifest][corpus]") {
     auto files = test::corpus_manifests("good");
     CHECK(files.size() >= 20);
     for (const auto& f : files) {
-        auto job = read_manifest(f.string(), f.parent_path().string(), cfg, remix_lookup(cfg.paths.outbox));
+        auto job = read_manifest(f.string(), f.parent_path().string(), cfg,
+                                 remix_lookup(cfg.paths.outbox));
         INFO(f.filename().string() << "\n" << (job ? "" : describe(job.error())));
         CHECK(job);
     }
@@ -53,7 +54,8 @@ TEST_CASE("every bad manifest of the corpus fails with the code in its name",
     CHECK(files.size() >= 25);
     std::set<std::string> seen;
     for (const auto& f : files) {
-        auto job = read_manifest(f.string(), f.parent_path().string(), cfg, remix_lookup(cfg.paths.outbox));
+        auto job = read_manifest(f.string(), f.parent_path().string(), cfg,
+                                 remix_lookup(cfg.paths.outbox));
         std::string want = expected_code(f);
         INFO(f.filename().string() << " should fail with " << want << "\n"
                                    << (job ? "but passed" : describe(job.error())));

@@ -276,8 +276,8 @@ TEST_CASE("remix_of by name goes through the lookup the caller gives", "[manifes
     REQUIRE(plain);
     CHECK(plain->remix_of == "delivered");
     // A lookup that finds the job: its video, length and size.
-    RemixLookup found = [](const std::string& name) -> tl::expected<std::optional<RemixSource>,
-                                                                     std::string> {
+    RemixLookup found =
+        [](const std::string& name) -> tl::expected<std::optional<RemixSource>, std::string> {
         if (name != "delivered") return std::optional<RemixSource>();
         return std::optional<RemixSource>(RemixSource{"video_x", 4, Size{1280, 720}});
     };
@@ -287,8 +287,8 @@ TEST_CASE("remix_of by name goes through the lookup the caller gives", "[manifes
     CHECK(via->seconds == 4);
     CHECK(via->size == Size{1280, 720});
     // A lookup that finds a record it cannot read: the manifest fails, naming the field.
-    RemixLookup broken = [](const std::string&) -> tl::expected<std::optional<RemixSource>,
-                                                               std::string> {
+    RemixLookup broken =
+        [](const std::string&) -> tl::expected<std::optional<RemixSource>, std::string> {
         return tl::unexpected(std::string("its sidecar outbox/delivered.json is not valid JSON"));
     };
     auto bad = read_manifest(path, dir, cfg, broken);

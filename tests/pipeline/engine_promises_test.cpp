@@ -332,8 +332,8 @@ TEST_CASE("every download carries bounds derived from the job and the provider's
                             T0 + Millis{100});
     bool warned = false;
     for (const auto& l : all<Log>(polled))
-        warned = warned ||
-                 l.text.find("asked to wait 86400.0s (the provider's poll-after hint)") != std::string::npos;
+        warned = warned || l.text.find("asked to wait 86400.0s (the provider's poll-after hint)") !=
+                               std::string::npos;
     CHECK(warned);
     CHECK(e.find("a")->next_action <= T0 + Millis{100} + Millis{60000});
 

@@ -87,7 +87,8 @@ TEST_CASE("entering verifying probes; entering delivering records, then publishe
     CHECK(std::get<Persist>(probed[persist]).job.state == State::delivering);
 }
 
-TEST_CASE("a rejected manifest fails through the engine: recorded, then moved", "[engine][states]") {
+TEST_CASE("a rejected manifest fails through the engine: recorded, then moved",
+          "[engine][states]") {
     Engine e(settings(), 1);
     JobSpec s;
     s.name = "bad";
@@ -108,8 +109,8 @@ TEST_CASE("a rejected manifest fails through the engine: recorded, then moved", 
     CHECK(j.spec.manifest_file == "bad.json");
     CHECK(e.idle());
     // And after a crash before the move, the move is done again.
-    auto again = Engine(settings(), 1).restore({std::get<Persist>(cs[persist]).job}, {}, nullptr,
-                                               T0 + Millis{5});
+    auto again = Engine(settings(), 1)
+                     .restore({std::get<Persist>(cs[persist]).job}, {}, nullptr, T0 + Millis{5});
     CHECK(all<Fail>(again).size() == 1);
 }
 

@@ -26,7 +26,7 @@ struct World {
     // STATE/claimed/<id>: a claim, and the failed/ stem its Fail planned (kept in the claim, as
     // the real plan file is), so a Fail cut short finishes under the same name.
     std::map<std::string, std::string> claims;
-    std::map<std::string, std::string> outbox;                      // stem -> job id
+    std::map<std::string, std::string> outbox;                    // stem -> job id
     std::map<std::string, std::pair<std::string, State>> failed;  // stem -> job id, state
 };
 

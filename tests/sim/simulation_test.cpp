@@ -371,8 +371,7 @@ TEST_CASE("simulation: 10,000 jobs under faults and crashes keep every invariant
               << " delivered, " << total.failed << " failed, " << total.cancelled << " cancelled, "
               << total.budget_held << " budget-held, " << total.crashes << " crashes, "
               << total.creates << " creates, " << total.events << " events, " << total.effects
-              << " effects, "
-              << total.invariant_checks << " invariant checks, " << secs << " s\n";
+              << " effects, " << total.invariant_checks << " invariant checks, " << secs << " s\n";
     spdlog::set_level(level);
     REQUIRE(total.jobs >= (seeds == 40 ? 10000 : 1));
     REQUIRE(total.crashes >= (seeds == 40 ? 100 : 0));
