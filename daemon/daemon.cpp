@@ -32,7 +32,7 @@ void Daemon::Impl::arm_wake() {
         uv_timer_stop(wake);
         return;
     }
-    auto delay = std::max<int64_t>(1, (*next - clock_now()).count());
+    auto delay = std::max<int64_t>(1, (*next - clock.now()).count());
     uv_timer_start(wake, &Impl::on_wake, static_cast<uint64_t>(delay), 0);
 }
 
@@ -68,7 +68,7 @@ void Daemon::Impl::maybe_finish() {
         done = counts.open == counts.budget_held + counts.paused;
     } else {
         auto next = engine->next_wake();
-        done = !next || *next > clock_now();
+        done = !next || *next > clock.now();
     }
     if (done) stop();
 }
@@ -82,7 +82,7 @@ tl::expected<void, std::string> Daemon::Impl::start() {
     if (!opened) return tl::unexpected(opened.error());
     store.emplace(std::move(*opened));
 
-    uint64_t seed = setup.seed ? setup.seed : uint64_t(clock_now().time_since_epoch().count());
+    uint64_t seed = setup.seed ? setup.seed : uint64_t(clock.now().time_since_epoch().count());
     http = std::make_unique<HttpClient>(loop, endpoints_of(cfg, setup.keys));
     prober = std::make_unique<MediaProber>(loop, 2);
     fits = std::make_unique<BoundedPool>(loop, 1);

@@ -28,10 +28,6 @@ namespace daemon_detail {
 inline constexpr Millis kCancelPoll{1000};
 inline constexpr Millis kMetricsEvery{5000};  // the metrics textfile is rewritten this often
 
-inline TimePoint clock_now() {
-    return std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
-}
-
 inline std::string stem_of(const std::string& filename) {
     auto dot = filename.rfind('.');
     return dot == std::string::npos ? filename : filename.substr(0, dot);

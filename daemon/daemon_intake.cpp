@@ -154,7 +154,7 @@ void Daemon::Impl::admit(const Claim& claim, JobSpec spec) {
         spec.refetch_video_id = note->video_id;
         spec.refetch_key_slot = note->key_slot;
     }
-    after(engine->add(claim.id, std::move(spec), clock_now()));
+    after(engine->add(claim.id, std::move(spec), clock.now()));
     // The job record holds the video id now; the note has done its work.
     if (note) remove_refetch_note(cfg.paths.state, note->name);
 }
@@ -203,7 +203,7 @@ void Daemon::Impl::reject(const Claim& claim, const std::string& name, const std
     spec.manifest = manifest;
     spdlog::warn("inbox: {} rejected: {}", name, message);
     after(engine->reject(claim.id, std::move(spec), JobError::validate(code, message, hint),
-                         clock_now()),
+                         clock.now()),
           false);
 }
 
@@ -230,7 +230,7 @@ void Daemon::Impl::apply_cancels() {
             if (job.spec.name == name && !is_terminal(job.state)) ids.push_back(id);
         for (const auto& id : ids) {
             spdlog::info("job={} cancelled by request", name);
-            after(engine->cancel(id, clock_now()));
+            after(engine->cancel(id, clock.now()));
         }
         cancel_requests::done(cfg.paths.state, name);
     }
@@ -255,7 +255,7 @@ void Daemon::Impl::write_metrics() {
         ++m.jobs_by_state[std::string(to_string(job.state))];
     m.delivered = exec->delivered();
     m.failed = exec->failed();
-    TimePoint now = clock_now();
+    TimePoint now = clock.now();
     m.spend_today_usd = engine->ledger().on_day(now);
     m.spend_total_usd = engine->ledger().total();
     for (const auto& [name, keys] : engine->scheduler().keys()) {
