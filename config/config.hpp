@@ -35,7 +35,10 @@ struct ProviderConfig {
     std::string api_key_env;   // name of an environment variable
     std::string api_key_file;  // a file holding one key
     std::string keys_file;     // a file with several keys, one a line (a pool)
-    std::string proxy;         // http://, https://, socks5://, socks5h://
+    // A systemd credential's name: $CREDENTIALS_DIRECTORY/NAME holds one key or a pool, one a
+    // line (LoadCredential=NAME:PATH in the unit), so one config serves every unit.
+    std::string api_key_credential;
+    std::string proxy;  // http://, https://, socks5://, socks5h://
 };
 
 struct IntakeSettings {
@@ -88,8 +91,8 @@ std::optional<std::string> find_config(const std::string& explicit_path);
 // "250ms", "10s", "1.5s", "30m", "1h" -> milliseconds.
 std::optional<Millis> parse_duration(std::string_view text);
 
-// The provider's API keys from api_key_env, api_key_file or keys_file. Never logged; an error
-// names where it looked, never a key.
+// The provider's API keys from api_key_env, api_key_file, keys_file or api_key_credential. Never
+// logged; an error names where it looked, never a key.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 // Without api_key_env, api_key_file or keys_file, a provider's key is read from this variable.
 inline constexpr const char* kDefaultKeyEnv = "OPENAI_API_KEY";

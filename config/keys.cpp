@@ -39,7 +39,8 @@ tl::expected<std::vector<std::string>, std::string> load_keys(const ProviderConf
                                                               const EnvLookup& env) {
     const std::string where = "providers." + p.core.name;
     std::string key_env = p.api_key_env;
-    if (key_env.empty() && p.api_key_file.empty() && p.keys_file.empty()) {
+    if (key_env.empty() && p.api_key_file.empty() && p.keys_file.empty() &&
+        p.api_key_credential.empty()) {
         // Served in this process: no secret exists, a placeholder stands in.
         if (protocol::self_served(p.core.protocol)) return std::vector<std::string>{"local-key"};
         key_env = kDefaultKeyEnv;  // the documented default
@@ -73,7 +74,26 @@ tl::expected<std::vector<std::string>, std::string> load_keys(const ProviderConf
         return std::vector<std::string>{key};
     }
 
-    auto text = read_secret_file(where + ": keys_file", p.keys_file);
+    std::string pool = p.keys_file, what = "keys_file";
+    if (!p.api_key_credential.empty()) {
+        const std::string fix = " (add LoadCredential=" + p.api_key_credential +
+                                ":/etc/videodrop/" + p.api_key_credential +
+                                ".key to the unit's [Service] section)";
+        auto dir = env("CREDENTIALS_DIRECTORY");
+        if (!dir || dir->empty())
+            return tl::unexpected(where + ": api_key_credential \"" + p.api_key_credential +
+                                  "\" needs systemd's credentials, and $CREDENTIALS_DIRECTORY "
+                                  "is not set" +
+                                  fix);
+        pool = *dir + "/" + p.api_key_credential;
+        what = "api_key_credential";
+        std::error_code ec;
+        if (!std::filesystem::exists(pool, ec))
+            return tl::unexpected(where + ": api_key_credential: " + pool +
+                                  " does not exist; the unit passes no credential named \"" +
+                                  p.api_key_credential + "\"" + fix);
+    }
+    auto text = read_secret_file(where + ": " + what, pool);
     if (!text) return tl::unexpected(text.error());
     std::vector<std::string> keys;
     std::istringstream lines(*text);
@@ -81,7 +101,7 @@ tl::expected<std::vector<std::string>, std::string> load_keys(const ProviderConf
     for (int n = 1; std::getline(lines, line); ++n) {
         std::string_view key = trim(line);
         if (key.empty() || key.front() == '#') continue;
-        auto at = where + ": keys_file " + p.keys_file + ":" + std::to_string(n);
+        auto at = where + ": " + what + " " + pool + ":" + std::to_string(n);
         if (!usable_key(key))
             return tl::unexpected(at + ": holds spaces or control characters (one key a line)");
         for (const auto& k : keys)
@@ -89,7 +109,7 @@ tl::expected<std::vector<std::string>, std::string> load_keys(const ProviderConf
         keys.emplace_back(key);
     }
     if (keys.empty())
-        return tl::unexpected(where + ": keys_file " + p.keys_file + " holds no keys (one a line)");
+        return tl::unexpected(where + ": " + what + " " + pool + " holds no keys (one a line)");
     return keys;
 }
 

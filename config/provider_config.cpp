@@ -101,11 +101,19 @@ ProviderConfig read_provider(const std::string& name, const toml::table& t, Conf
     int sources = 0;
     for (auto [key, out] :
          {std::pair{"api_key_env", &p.api_key_env}, std::pair{"api_key_file", &p.api_key_file},
-          std::pair{"keys_file", &p.keys_file}}) {
+          std::pair{"keys_file", &p.keys_file},
+          std::pair{"api_key_credential", &p.api_key_credential}}) {
         if (!r.read_string(key, *out)) continue;
         if (out->empty()) r.error(key, "empty (name the variable or file, or remove the key)");
-        if (++sources == 2) r.error(key, "give only one of api_key_env, api_key_file or keys_file");
+        if (++sources == 2)
+            r.error(key,
+                    "give only one of api_key_env, api_key_file, keys_file or api_key_credential");
     }
+    if (!p.api_key_credential.empty() &&
+        (p.api_key_credential.find('/') != std::string::npos || p.api_key_credential == "." ||
+         p.api_key_credential == ".."))
+        r.error("api_key_credential",
+                "is the credential's name as in LoadCredential=NAME:PATH, not a path");
     if (r.read_string("proxy", p.proxy)) check_proxy(r, p.proxy);
 
     if (r.read_number("submits_per_minute", p.core.submits_per_minute, 0) &&

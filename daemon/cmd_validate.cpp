@@ -12,6 +12,7 @@
 #include "daemon/cli.hpp"
 #include "daemon/image_fit.hpp"
 #include "daemon/job_store.hpp"
+#include "daemon/preflight.hpp"
 #include "daemon/sidecar.hpp"
 #include "pipeline/ledger.hpp"
 
@@ -95,6 +96,10 @@ void check_budget(std::vector<Checked>& checked, const Config& cfg) {
 }
 
 int validate(const Config& cfg, const std::vector<std::string>& files) {
+    // The folders first: a daemon started on them would refuse to run.
+    auto problems = preflight(cfg.paths);
+    for (const auto& p : problems)
+        std::fprintf(stderr, "videodrop: %s\n", p.c_str());
     auto paths = manifest_paths(files, cfg);
     if (!paths) return kFatal;
     auto checked = check_all(*paths, cfg);
@@ -111,6 +116,7 @@ int validate(const Config& cfg, const std::vector<std::string>& files) {
     std::printf("%zu manifest%s: %zu ok, %d invalid; config %s ok; estimated %s\n", checked.size(),
                 checked.size() == 1 ? "" : "s", checked.size() - invalid, invalid,
                 cfg.source.c_str(), usd(total).c_str());
+    if (!problems.empty()) return kFatal;
     return invalid > 0 ? kSomeFailed : kOk;
 }
 

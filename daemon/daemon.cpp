@@ -19,6 +19,7 @@
 #include "daemon/job_store.hpp"
 #include "daemon/media_probe.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/preflight.hpp"
 #include "pipeline/engine.hpp"
 
 namespace vd {
@@ -74,6 +75,12 @@ void Daemon::Impl::maybe_finish() {
 }
 
 tl::expected<void, std::string> Daemon::Impl::start() {
+    if (auto problems = preflight(cfg.paths); !problems.empty()) {
+        std::string text;
+        for (const auto& p : problems)
+            text += (text.empty() ? "" : "; ") + p;
+        return tl::unexpected(text);
+    }
     for (const auto* dir :
          {&cfg.paths.inbox, &cfg.paths.outbox, &cfg.paths.failed, &cfg.paths.state})
         if (auto r = fs::make_dirs(*dir); !r) return tl::unexpected(r.error());

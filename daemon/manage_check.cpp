@@ -39,6 +39,9 @@ std::string key_source(const ProviderConfig& p, size_t count) {
     if (!p.keys_file.empty())
         return std::to_string(count) + (count == 1 ? " key" : " keys") + " from keys_file " +
                p.keys_file;
+    if (!p.api_key_credential.empty())
+        return std::to_string(count) + (count == 1 ? " key" : " keys") +
+               " from the systemd credential " + p.api_key_credential;
     return "no key needed (served by videodrop itself)";
 }
 

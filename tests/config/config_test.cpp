@@ -279,7 +279,8 @@ TEST_CASE("provider limits must be positive", "[config]") {
     CHECK_THAT(error_of("[providers.p]\nprotocol = \"openai-videos\"\n"),
                Catch::Contains("providers.p.base_url: missing"));
     CHECK_THAT(error_of(base + "api_key_env = \"A\"\napi_key_file = \"/k\"\n"),
-               Catch::Contains("give only one of api_key_env, api_key_file or keys_file"));
+               Catch::Contains(
+                   "give only one of api_key_env, api_key_file, keys_file or api_key_credential"));
 }
 
 TEST_CASE("a mock provider needs no base_url", "[config]") {

@@ -127,3 +127,42 @@ TEST_CASE("a mock provider works without a key; others need one", "[config][keys
     REQUIRE(defaulted);
     CHECK(*defaulted == std::vector<std::string>{kSecret});
 }
+
+TEST_CASE("a systemd credential is read from $CREDENTIALS_DIRECTORY", "[config][keys]") {
+    test::TempDir dir;
+    dir.write("openai", kSecret + "\n");
+    auto p = provider();
+    p.api_key_credential = "openai";
+    auto keys = load_keys(p, env_with({{"CREDENTIALS_DIRECTORY", dir.str()}}));
+    REQUIRE(keys);
+    CHECK(*keys == std::vector<std::string>{kSecret});
+
+    // Outside a unit: the error names the directive to add.
+    auto outside = load_keys(p, env_with({}));
+    REQUIRE_FALSE(outside);
+    CHECK(outside.error().find("$CREDENTIALS_DIRECTORY is not set") != std::string::npos);
+    CHECK(outside.error().find("LoadCredential=openai:") != std::string::npos);
+
+    // A unit that passes other credentials only.
+    p.api_key_credential = "gateway";
+    auto absent = load_keys(p, env_with({{"CREDENTIALS_DIRECTORY", dir.str()}}));
+    REQUIRE_FALSE(absent);
+    CHECK(absent.error().find("passes no credential named \"gateway\"") != std::string::npos);
+    CHECK(absent.error().find("LoadCredential=gateway:") != std::string::npos);
+    CHECK(absent.error().find(kSecret) == std::string::npos);
+}
+
+TEST_CASE("api_key_credential is a name, and one key source only", "[config][keys]") {
+    auto cfg = parse_config(
+        "[providers.a]\nbase_url = \"https://x.test/v1\"\napi_key_credential = \"../key\"\n",
+        "videodrop.toml");
+    REQUIRE_FALSE(cfg);
+    CHECK(cfg.error().find("providers.a.api_key_credential") != std::string::npos);
+    CHECK(cfg.error().find("not a path") != std::string::npos);
+    auto both = parse_config(
+        "[providers.a]\nbase_url = \"https://x.test/v1\"\napi_key_env = \"K\"\n"
+        "api_key_credential = \"openai\"\n",
+        "videodrop.toml");
+    REQUIRE_FALSE(both);
+    CHECK(both.error().find("give only one of") != std::string::npos);
+}

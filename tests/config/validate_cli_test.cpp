@@ -124,3 +124,38 @@ usd_per_second = 0.10
     CHECK_THAT(r.output, Catch::Contains("spent total  $6.50 (no cap)"));
     CHECK_THAT(r.output, Catch::Contains("these would wait: budget:"));
 }
+
+TEST_CASE("global options work after the subcommand too", "[cli]") {
+    vd::test::corpus_config();
+    Run after = videodrop("validate --config " + shell_quote(kConfig));
+    INFO(after.output);
+    CHECK(after.code == 0);
+    CHECK_THAT(after.output, Catch::Contains("ok   cat-piano"));
+    Run level = videodrop("validate --log-level warn -c " + shell_quote(kConfig));
+    CHECK(level.code == 0);
+}
+
+TEST_CASE("an unknown command or option is named, with the closest one", "[cli]") {
+    Run word = videodrop("frobnicate");
+    CHECK(word.code == 2);
+    CHECK_THAT(word.output, Catch::Contains("unknown command \"frobnicate\""));
+    Run typo = videodrop("valdate");
+    CHECK(typo.code == 2);
+    CHECK_THAT(typo.output,
+               Catch::Contains("unknown command \"valdate\" (did you mean validate?)"));
+    Run option = videodrop("--confg x.toml validate");
+    CHECK(option.code == 2);
+    CHECK_THAT(option.output, Catch::Contains("unknown option --confg (did you mean --config?)"));
+    Run sub_option = videodrop("status --jsn");
+    CHECK(sub_option.code == 2);
+    CHECK_THAT(sub_option.output, Catch::Contains("(did you mean --json?)"));
+}
+
+TEST_CASE("--version names the libraries too", "[cli]") {
+    Run v = videodrop("--version");
+    CHECK(v.code == 0);
+    CHECK_THAT(v.output, Catch::Contains("videodrop "));
+    CHECK_THAT(v.output, Catch::Contains("libcurl "));
+    CHECK_THAT(v.output, Catch::Contains("libuv "));
+    CHECK_THAT(v.output, Catch::Contains("FFmpeg "));
+}
