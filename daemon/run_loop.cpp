@@ -1,11 +1,7 @@
 // The process around a Daemon: its loop, signals, systemd notification and exit code.
 #include <systemd/sd-daemon.h>
 
-#include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
-
-#include <nlohmann/json.hpp>
 
 #include "daemon/daemon.hpp"
 
@@ -20,21 +16,6 @@ struct Process {
     uv_timer_t watchdog;
     bool watchdog_on = false;
     bool shut = false;
-};
-
-// %j: the message as a JSON string, so `format = "json"` gives one valid object a line.
-class JsonMessage : public spdlog::custom_flag_formatter {
-  public:
-    void format(const spdlog::details::log_msg& msg, const std::tm&,
-                spdlog::memory_buf_t& dest) override {
-        std::string text(msg.payload.data(), msg.payload.size());
-        std::string quoted =
-            nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        dest.append(quoted.data(), quoted.data() + quoted.size());
-    }
-    std::unique_ptr<custom_flag_formatter> clone() const override {
-        return std::make_unique<JsonMessage>();
-    }
 };
 
 void close_handle(uv_handle_t* h) {
@@ -146,21 +127,6 @@ int run_daemon(DaemonSetup setup, RunSummary* summary) {
     uv_run(&loop, UV_RUN_DEFAULT);  // close callbacks of what the daemon's destructor closed
     if (uv_loop_close(&loop) != 0) spdlog::debug("loop closed with handles left");
     return rc;
-}
-
-void setup_logging(const LogSettings& log, const std::string& level_override) {
-    auto logger = spdlog::stderr_logger_mt("videodrop");
-    if (log.format == "json") {
-        auto f = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
-        f->add_flag<JsonMessage>('j').set_pattern(
-            R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","message":%j})");
-        logger->set_formatter(std::move(f));
-    } else {
-        logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
-    }
-    spdlog::set_default_logger(logger);
-    std::string level = level_override.empty() ? log.level : level_override;
-    spdlog::set_level(spdlog::level::from_str(level));
 }
 
 }  // namespace vd

@@ -11,6 +11,7 @@ packages=(
     libcpp-httplib-dev libexpected-dev catch2
     ffmpeg nodejs npm clang-format zlib1g-dev
     clang libclang-rt-14-dev
+    systemd
 )
 
 missing=()

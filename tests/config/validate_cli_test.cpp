@@ -151,7 +151,7 @@ TEST_CASE("an unknown command or option is named, with the closest one", "[cli]"
     CHECK_THAT(sub_option.output, Catch::Contains("(did you mean --json?)"));
 }
 
-TEST_CASE("--version names the libraries too", "[cli]") {
+TEST_CASE("the version flag names the libraries too", "[cli]") {
     Run v = videodrop("--version");
     CHECK(v.code == 0);
     CHECK_THAT(v.output, Catch::Contains("videodrop "));
