@@ -1,5 +1,6 @@
-// The daemon's state and its parts, shared by daemon.cpp (commands, start and stop) and
-// daemon_intake.cpp (the inbox, cancel requests, the metrics file). Private to the daemon.
+// The daemon's state and its parts, shared by daemon.cpp (start, stop, the wake-up timer, reload)
+// and daemon_intake.cpp (the inbox, cancel requests, the metrics file). The engine's commands are
+// carried out by the executor (daemon/executor.hpp) on the real ports. Private to the daemon.
 #pragma once
 
 #include <sys/stat.h>

@@ -82,7 +82,7 @@ void Engine::enter(Job& job, State to, Reason why, Commands& out) {
     if (work.settled) job.awaiting = false;
     bool quiet = to == State::waiting && from == State::claimed && recomputed(job.wait);
     if (work.persist && !quiet) out.push_back(Persist{job});
-    resume_effect(job, out);
+    if (from != to) resume_effect(job, out);  // a new reason alone starts nothing again
 }
 
 void Engine::resume_effect(Job& job, Commands& out) {

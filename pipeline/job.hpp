@@ -1,4 +1,5 @@
-// The job record: what the store persists and the engine changes (only through transition()).
+// The job record: what the store persists and the engine changes (its state only through
+// Engine::enter()).
 #pragma once
 
 #include <optional>
