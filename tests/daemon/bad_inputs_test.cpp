@@ -201,9 +201,12 @@ max_interval = "500ms"
                 const stdfs::path mp4 = s.outbox() / out.get<std::string>();
                 CHECK(wait_until([&] { return stdfs::exists(mp4); }, 20s));
             }
-            if (special == "slow_writer")
+            if (special == "slow_writer") {
+                // The sidecar is published after the video: it is the sign that all is there.
+                REQUIRE(wait_until([&] { return stdfs::exists(s.outbox() / "slowly.json"); }, 20s));
                 CHECK(read_json(s.outbox() / "slowly.json")["request"]["prompt"] ==
                       "written in two goes");
+            }
         } else {
             // The error file is named after the manifest (the first file that is one).
             std::string manifest;
