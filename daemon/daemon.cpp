@@ -28,7 +28,7 @@ using namespace daemon_detail;
 
 void Daemon::Impl::arm_wake() {
     if (stopping) return;
-    auto next = engine->next_wake();
+    auto next = exec->engine().next_wake();
     if (!next) {
         uv_timer_stop(wake);
         return;
@@ -51,12 +51,13 @@ void Daemon::Impl::count_open() {
     counts.open = counts.budget_held = counts.paused = 0;
     counts.delivered = exec->delivered();
     counts.failed = exec->failed();
-    for (const auto& [id, job] : engine->jobs()) {
+    for (const auto& [id, job] : exec->engine().jobs()) {
         if (is_terminal(job.state)) continue;
         ++counts.open;
         if (job.state == State::waiting && job.wait.kind == Wait::Kind::budget)
             ++counts.budget_held;
-        else if (job.state == State::waiting && engine->scheduler().paused(job.spec.provider))
+        else if (job.state == State::waiting &&
+                 exec->engine().scheduler().paused(job.spec.provider))
             ++counts.paused;
     }
 }
@@ -68,7 +69,7 @@ void Daemon::Impl::maybe_finish() {
     if (setup.mode == RunMode::drain) {
         done = counts.open == counts.budget_held + counts.paused;
     } else {
-        auto next = engine->next_wake();
+        auto next = exec->engine().next_wake();
         done = !next || *next > clock.now();
     }
     if (done) stop();
@@ -101,7 +102,6 @@ tl::expected<void, std::string> Daemon::Impl::start() {
     exec = std::make_unique<Executor>(
         std::make_unique<Engine>(settings_of(cfg, setup.keys), seed),
         Ports{clock, *http_port, *media_port, *state_port, *files_port}, std::move(hooks));
-    engine = &exec->engine();
 
     wake = new uv_timer_t;
     uv_timer_init(loop, wake);
@@ -163,7 +163,7 @@ void Daemon::Impl::stop() {
     close_timer(wake);
     close_timer(cancels);
     close_timer(metrics);
-    if (engine) count_open();
+    if (exec) count_open();
     write_metrics();
 }
 
@@ -196,7 +196,7 @@ RunSummary Daemon::summary() const {
 std::optional<std::string> Daemon::reload_conflict(
     const Config& config, const std::map<std::string, std::vector<std::string>>& keys) const {
     std::map<std::string, std::vector<std::string>> blocked;  // provider -> job names
-    for (const auto& [id, job] : impl_->engine->jobs()) {
+    for (const auto& [id, job] : impl_->exec->engine().jobs()) {
         if (is_terminal(job.state) || job.first_submit == TimePoint{}) continue;
         const std::string& name = job.spec.provider;
         auto now_it = impl_->cfg.providers.find(name);
@@ -240,7 +240,7 @@ tl::expected<void, std::string> Daemon::reload(
     config.paths = impl_->cfg.paths;
     impl_->cfg = std::move(config);
     impl_->setup.keys = std::move(keys);
-    impl_->engine->reconfigure(settings_of(impl_->cfg, impl_->setup.keys));
+    impl_->exec->engine().reconfigure(settings_of(impl_->cfg, impl_->setup.keys));
     impl_->http->set_endpoints(endpoints_of(impl_->cfg, impl_->setup.keys));
     spdlog::info("reload: configuration from {} applied", impl_->cfg.source);
     impl_->after({});

@@ -78,7 +78,5 @@ int run_daemon(DaemonSetup setup, RunSummary* summary = nullptr);
 
 // Sets up spdlog on stderr as [log] says (level may be overridden).
 void setup_logging(const LogSettings& log, const std::string& level_override);
-// Whether stderr is a journald stream ($JOURNAL_STREAM names it): lines then carry priorities.
-bool stderr_is_journal();
 
 }  // namespace vd

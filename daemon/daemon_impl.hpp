@@ -88,7 +88,6 @@ struct Daemon::Impl {
     std::unique_ptr<StoreState> state_port;
     std::unique_ptr<FolderFiles> files_port;
     std::unique_ptr<Executor> exec;
-    Engine* engine = nullptr;       // exec's
     uv_timer_t* wake = nullptr;     // heap: freed by close callbacks
     uv_timer_t* cancels = nullptr;  // polls STATE/cancel
     uv_timer_t* metrics = nullptr;  // rewrites the [metrics] textfile

@@ -154,7 +154,7 @@ void Daemon::Impl::admit(const Claim& claim, JobSpec spec) {
         spec.refetch_video_id = note->video_id;
         spec.refetch_key_slot = note->key_slot;
     }
-    after(engine->add(claim.id, std::move(spec), clock.now()));
+    after(exec->engine().add(claim.id, std::move(spec), clock.now()));
     // The job record holds the video id now; the note has done its work.
     if (note) remove_refetch_note(cfg.paths.state, note->name);
 }
@@ -202,8 +202,8 @@ void Daemon::Impl::reject(const Claim& claim, const std::string& name, const std
     spec.companion_files = claim.companions;
     spec.manifest = manifest;
     spdlog::warn("inbox: {} rejected: {}", name, message);
-    after(engine->reject(claim.id, std::move(spec), JobError::validate(code, message, hint),
-                         clock.now()),
+    after(exec->engine().reject(claim.id, std::move(spec), JobError::validate(code, message, hint),
+                                clock.now()),
           false);
 }
 
@@ -226,11 +226,11 @@ void Daemon::Impl::on_reject(const std::string& name, const std::string& reason)
 void Daemon::Impl::apply_cancels() {
     for (const auto& name : cancel_requests::pending(cfg.paths.state)) {
         std::vector<std::string> ids;
-        for (const auto& [id, job] : engine->jobs())
+        for (const auto& [id, job] : exec->engine().jobs())
             if (job.spec.name == name && !is_terminal(job.state)) ids.push_back(id);
         for (const auto& id : ids) {
             spdlog::info("job={} cancelled by request", name);
-            after(engine->cancel(id, clock.now()));
+            after(exec->engine().cancel(id, clock.now()));
         }
         cancel_requests::done(cfg.paths.state, name);
     }
@@ -247,19 +247,19 @@ void Daemon::Impl::on_metrics_timer(uv_timer_t* t) {
 
 // [metrics] textfile: rewritten every few seconds and at stop; a failure is logged once.
 void Daemon::Impl::write_metrics() {
-    if (cfg.metrics_textfile.empty() || !engine) return;
+    if (cfg.metrics_textfile.empty() || !exec) return;
     MetricsSnapshot m;
     for (int s = 0; s <= static_cast<int>(State::cancelled); ++s)
         m.jobs_by_state[std::string(to_string(static_cast<State>(s)))] = 0;
-    for (const auto& [id, job] : engine->jobs())
+    for (const auto& [id, job] : exec->engine().jobs())
         ++m.jobs_by_state[std::string(to_string(job.state))];
     m.delivered = exec->delivered();
     m.failed = exec->failed();
     TimePoint now = clock.now();
-    m.spend_today_usd = engine->ledger().on_day(now);
-    m.spend_total_usd = engine->ledger().total();
-    for (const auto& [name, keys] : engine->scheduler().keys()) {
-        m.provider_paused[name] = engine->scheduler().paused(name);
+    m.spend_today_usd = exec->engine().ledger().on_day(now);
+    m.spend_total_usd = exec->engine().ledger().total();
+    for (const auto& [name, keys] : exec->engine().scheduler().keys()) {
+        m.provider_paused[name] = exec->engine().scheduler().paused(name);
         int64_t sent = 0;
         for (const auto& k : keys)
             sent += k.creates_sent;

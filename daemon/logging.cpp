@@ -64,8 +64,7 @@ class JournalPriority : public spdlog::custom_flag_formatter {
     }
 };
 
-}  // namespace
-
+// Whether stderr is a journald stream ($JOURNAL_STREAM names it).
 bool stderr_is_journal() {
     const char* stream = std::getenv("JOURNAL_STREAM");
     if (!stream) return false;
@@ -76,6 +75,8 @@ bool stderr_is_journal() {
     return static_cast<unsigned long long>(st.st_dev) == dev &&
            static_cast<unsigned long long>(st.st_ino) == ino;
 }
+
+}  // namespace
 
 void setup_logging(const LogSettings& log, const std::string& level_override) {
     auto logger = spdlog::stderr_logger_mt("videodrop");

@@ -1,11 +1,10 @@
 #include "daemon/real_ports.hpp"
 
-#include <sys/stat.h>
-
 #include <chrono>
 
 #include "daemon/delivery.hpp"
 #include "daemon/fail_job.hpp"
+#include "daemon/fsutil.hpp"
 #include "daemon/sidecar.hpp"
 
 namespace vd {
@@ -40,8 +39,7 @@ tl::expected<void, std::string> StoreState::save_limits(const nlohmann::json& li
 }
 
 bool StoreState::has_claim(const std::string& id) const {
-    struct stat st;
-    return ::stat(store_.claimed_dir(id).c_str(), &st) == 0;
+    return fs::exists(store_.claimed_dir(id));
 }
 
 tl::expected<void, std::string> StoreState::remove_claim(const std::string& id) {

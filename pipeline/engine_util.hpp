@@ -15,16 +15,6 @@ inline bool is_submitted(const Job& job) {
     return job.first_submit != TimePoint{};
 }
 
-inline std::string fixed(double v, int decimals) {
-    char buf[32];
-    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, decimals);
-    return std::string(buf, r.ptr);
-}
-
-inline std::string seconds_text(Millis d) {
-    return fixed(double(d.count()) / 1000.0, 1) + "s";
-}
-
 inline Log log(Log::Level level, std::string text) {
     return Log{level, std::move(text)};
 }

@@ -28,14 +28,14 @@ Wait make(Wait::Kind kind, std::string provider, std::string detail, int number)
     return w;
 }
 
-std::string seconds_words(Millis d) {
+}  // namespace
+
+std::string seconds_text(Millis d) {
     char buf[32];
     auto r = std::to_chars(buf, buf + sizeof buf, double(d.count()) / 1000.0,
                            std::chars_format::fixed, 1);
     return std::string(buf, r.ptr) + "s";
 }
-
-}  // namespace
 
 Wait Wait::rate(std::string provider, int per_minute) {
     return make(Kind::rate, std::move(provider), "", per_minute);
@@ -53,7 +53,7 @@ Wait Wait::budget(std::string why) {
     return make(Kind::budget, "", std::move(why), 0);
 }
 Wait Wait::retry_create(std::string code, Millis delay) {
-    return make(Kind::retry_create, "", code + " in " + seconds_words(delay), 0);
+    return make(Kind::retry_create, "", code + " in " + seconds_text(delay), 0);
 }
 Wait Wait::recreate(int looks, int attempt, int of) {
     return make(Kind::recreate, "", std::to_string(attempt) + " of " + std::to_string(of), looks);

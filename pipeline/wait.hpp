@@ -41,6 +41,9 @@ struct Wait {
     bool operator==(const Wait&) const = default;
 };
 
+// A duration for people: "30.0s".
+std::string seconds_text(Millis d);
+
 std::string_view to_string(Wait::Kind k);
 std::optional<Wait::Kind> parse_wait_kind(std::string_view s);
 // The words for a person: "submits_per_minute (5) reached", "budget: $0.40 would cross ...".
