@@ -34,6 +34,11 @@ std::optional<std::vector<std::string>> manifest_paths(const std::vector<std::st
     std::error_code ec;
     for (fs::directory_iterator it(cfg.paths.inbox, ec), end; !ec && it != end; it.increment(ec))
         if (is_manifest_name(it->path().filename().string())) out.push_back(it->path().string());
+    if (ec == std::errc::no_such_file_or_directory) {
+        std::fprintf(stderr, "videodrop: the inbox %s is not made yet (run and once make it)\n",
+                     cfg.paths.inbox.c_str());
+        return out;
+    }
     if (ec) {
         std::fprintf(stderr, "videodrop: cannot list the inbox %s: %s (check [paths] inbox)\n",
                      cfg.paths.inbox.c_str(), ec.message().c_str());

@@ -1,5 +1,7 @@
 #include "daemon/executor.hpp"
 
+#include "daemon/logging.hpp"
+
 #include <spdlog/spdlog.h>
 
 namespace vd {
@@ -43,7 +45,7 @@ void Executor::execute(const Commands& commands) {
 
 void Executor::carry_out(const Persist& p) {
     if (auto r = ports_.state.save(p.job); !r)
-        spdlog::error("job={} could not be recorded: {}", p.job.spec.name, r.error());
+        log_job(spdlog::level::err, p.job, "could not be recorded: " + r.error());
 }
 
 void Executor::carry_out(const RecordSpend& r) {
@@ -56,20 +58,21 @@ void Executor::carry_out(const SaveLimits& l) {
 }
 
 void Executor::carry_out(const Log& l) {
+    spdlog::level::level_enum level = spdlog::level::info;
     switch (l.level) {
         case Log::debug:
-            spdlog::debug("{}", l.text);
+            level = spdlog::level::debug;
             break;
         case Log::info:
-            spdlog::info("{}", l.text);
             break;
         case Log::warn:
-            spdlog::warn("{}", l.text);
+            level = spdlog::level::warn;
             break;
         case Log::error:
-            spdlog::error("{}", l.text);
+            level = spdlog::level::err;
             break;
     }
+    log_with_fields(level, {l.job, l.provider, l.video_id, l.request_id}, l.text);
 }
 
 void Executor::carry_out(const SendHttp& s) {
@@ -109,13 +112,12 @@ void Executor::carry_out(const Deliver& d) {
     TimePoint t = now();
     auto stem = ports_.files.publish(job, t);
     if (!stem) {
-        spdlog::error(
-            "job={} could not be published: {} (it stays ready and is published again at the "
-            "next start)",
-            job.spec.name, stem.error());
+        log_job(spdlog::level::err, job,
+                "could not be published: " + stem.error() +
+                    " (it stays ready and is published again at the next start)");
         return;
     }
-    spdlog::info("job={} delivered: {}/{}.mp4", job.spec.name, ports_.files.outbox(), *stem);
+    log_job(spdlog::level::info, job, "delivered: " + ports_.files.outbox() + "/" + *stem + ".mp4");
     execute(engine_->on_delivered(job.id, *stem, t));
     if (auto r = ports_.state.remove_claim(job.id); !r) spdlog::error("state: {}", r.error());
     ++delivered_;
@@ -126,14 +128,15 @@ void Executor::carry_out(const Fail& f) {
     const Job& job = f.job;
     auto moved = ports_.files.fail(job);
     if (!moved) {
-        spdlog::error("job={} could not be moved to {}: {}", job.spec.name, ports_.files.failed(),
-                      moved.error());
+        log_job(spdlog::level::err, job,
+                "could not be moved to " + ports_.files.failed() + ": " + moved.error());
         return;
     }
     if (moved->empty()) return;  // moved already, before a restart
     JobError e = job.error.value_or(JobError::deliver("unknown", ""));
-    spdlog::warn("job={} -> {}/{}.error.json ({}: {})", job.spec.name, ports_.files.failed(),
-                 *moved, e.stage, e.code);
+    log_job(spdlog::level::warn, job,
+            "-> " + ports_.files.failed() + "/" + *moved + ".error.json (" + e.stage + ": " +
+                e.code + ")");
     ++failed_;
     if (hooks_.finished) hooks_.finished(job);
 }

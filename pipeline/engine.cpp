@@ -88,9 +88,9 @@ Commands Engine::add(const std::string& id, JobSpec spec, TimePoint now) {
     job.next_action = now;
     const ProviderSettings* p = provider(job);
     if (p) job.cost_usd = estimate_cost(job.spec, *p);
-    out.push_back(log(Log::info, "job=" + job.spec.name + " claimed (" + job.spec.model + ", " +
-                                     std::to_string(job.spec.seconds) + "s, " +
-                                     to_string(job.spec.size) + ", " + usd(job.cost_usd) + ")"));
+    out.push_back(job_log(Log::info, job,
+                          " claimed (" + job.spec.model + ", " + std::to_string(job.spec.seconds) +
+                              "s, " + to_string(job.spec.size) + ", " + usd(job.cost_usd) + ")"));
     auto& stored = jobs_[id] = std::move(job);
     if (!p) {
         fail(stored,

@@ -57,6 +57,8 @@ struct SaveLimits {  // write STATE/limits.json (durably) before what follows
 struct Log {
     enum Level { debug, info, warn, error } level = info;
     std::string text;
+    // What the line is about, for structured logs (journal fields, JSON keys); empty if nothing.
+    std::string job, provider, video_id, request_id;
 };
 using Command =
     std::variant<Persist, SendHttp, Download, Probe, Deliver, Fail, RecordSpend, SaveLimits, Log>;

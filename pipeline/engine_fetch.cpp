@@ -140,9 +140,9 @@ Commands Engine::on_download(const std::string& id, const std::string& variant,
     bool expired = job.expires && now > *job.expires;
     if (variant != "video") {
         if (++job.retries >= kMaxVariantFetches || expired) {
-            out.push_back(log(Log::warn, "job=" + job.spec.name + " " + variant +
-                                             " not to be had (" + c.code +
-                                             "); delivering without it"));
+            out.push_back(
+                job_log(Log::warn, job,
+                        " " + variant + " not to be had (" + c.code + "); delivering without it"));
             job.variants_missing.push_back(variant);
             job.retries = 0;
             job.next_action = now;
@@ -164,8 +164,7 @@ Commands Engine::on_download(const std::string& id, const std::string& variant,
         fail_download(job, std::move(e), out);
         return out;
     }
-    out.push_back(
-        log(Log::info, "job=" + job.spec.name + " download of the video failed (" + c.code + ")"));
+    out.push_back(job_log(Log::info, job, " download of the video failed (" + c.code + ")"));
     retry_download(job, "download failed: " + c.code, c.retry_after, now, out);
     return out;
 }
@@ -183,8 +182,8 @@ Commands Engine::on_probe(const std::string& id, const MediaInfo& info, TimePoin
         return out;
     }
     if (job.download_attempts < settings_.verify.max_download_attempts) {
-        out.push_back(log(Log::warn, "job=" + job.spec.name + " download failed verification (" +
-                                         v.code + ": " + v.message + ")"));
+        out.push_back(job_log(Log::warn, job,
+                              " download failed verification (" + v.code + ": " + v.message + ")"));
         retry_download(job, "verification failed: " + v.code, std::nullopt, now, out);
         return out;
     }

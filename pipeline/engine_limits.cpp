@@ -36,11 +36,11 @@ void Engine::pause_provider(Job* job, const std::string& name, int slot, const s
                             TimePoint now, Commands& out) {
     const KeyState* k = sched_.key(name, slot);
     if (k && !k->paused)
-        out.push_back(log(Log::error, "provider " + name + " key #" + std::to_string(slot + 1) +
-                                          ": " + why +
-                                          "; submits paused, jobs stay queued, credentials "
-                                          "checked again every " +
-                                          seconds_text(kCredentialCheck)));
+        out.push_back(provider_log(Log::error, name,
+                                   " key #" + std::to_string(slot + 1) + ": " + why +
+                                       "; submits paused, jobs stay queued, credentials "
+                                       "checked again every " +
+                                       seconds_text(kCredentialCheck)));
     sched_.pause(name, slot, why, now + kCredentialCheck);
     save_limits(now, out);
     if (job) job->next_action = now + kCredentialCheck;
@@ -60,8 +60,9 @@ void Engine::on_check(const std::string& target, const HttpResult& r, TimePoint 
     if (c.cls == protocol::ErrorClass::ok) {
         sched_.resume(name, slot);
         save_limits(now, out);
-        out.push_back(log(Log::info, "provider " + name + " key #" + std::to_string(slot + 1) +
-                                         ": credentials work again; submits resume"));
+        out.push_back(provider_log(
+            Log::info, name,
+            " key #" + std::to_string(slot + 1) + ": credentials work again; submits resume"));
         for (auto& [id, job] : jobs_)
             if (job.spec.provider == name && !is_terminal(job.state) && job.next_action > now)
                 job.next_action = now;

@@ -14,9 +14,10 @@ void Engine::adopt_remix_shape(Job& job, const protocol::Video& v, TimePoint now
     if (v.seconds && *v.seconds > 0) shape.seconds = *v.seconds;
     if (auto size = parse_size(v.size)) shape.size = *size;
     if (shape.seconds == job.spec.seconds && shape.size == job.spec.size) return;
-    out.push_back(log(Log::info, "job=" + job.spec.name + " remix of " + job.spec.remix_of +
-                                     " is " + std::to_string(shape.seconds) + " s at " +
-                                     to_string(shape.size) + " like its source"));
+    out.push_back(job_log(Log::info, job,
+                          " remix of " + job.spec.remix_of + " is " +
+                              std::to_string(shape.seconds) + " s at " + to_string(shape.size) +
+                              " like its source"));
     job.spec.seconds = shape.seconds;
     job.spec.size = shape.size;
     const ProviderSettings* p = provider(job);
@@ -46,8 +47,9 @@ void Engine::apply_video(Job& job, const protocol::Video& v, const HttpResult& r
                               "the provider's poll-after hint", out);
     switch (v.status) {
         case protocol::VideoStatus::unknown:
-            out.push_back(log(Log::warn, "job=" + job.spec.name + " unknown status word '" +
-                                             v.status_word + "', treated as still running"));
+            out.push_back(
+                job_log(Log::warn, job,
+                        " unknown status word '" + v.status_word + "', treated as still running"));
             [[fallthrough]];
         case protocol::VideoStatus::queued:
         case protocol::VideoStatus::in_progress: {
@@ -102,7 +104,7 @@ void Engine::on_poll(Job& job, const HttpResult& r, TimePoint now, Commands& out
             apply_video(job, *v, r, now, out);
             return;
         }
-        out.push_back(log(Log::warn, "job=" + job.spec.name + " poll: " + v.error().message));
+        out.push_back(job_log(Log::warn, job, " poll: " + v.error().message));
         c.cls = protocol::ErrorClass::retryable;
     }
     switch (c.cls) {

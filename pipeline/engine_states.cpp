@@ -67,13 +67,13 @@ void Engine::enter(Job& job, State to, Reason why, Commands& out) {
     if (from == to && job.why == words && job.wait == wait) return;
     if (is_in_flight(from) && !is_in_flight(to)) sched_.on_release(job.spec.provider, job.key_slot);
     if (!is_in_flight(from) && is_in_flight(to)) sched_.on_acquire(job.spec.provider, job.key_slot);
-    std::string text = "job=" + job.spec.name + " " + std::string(to_string(from)) + " -> " +
-                       std::string(to_string(to));
+    std::string text = " " + std::string(to_string(from)) + " -> " + std::string(to_string(to));
     if (!words.empty()) text += " (" + words + ")";
-    out.push_back(log(from == to ? Log::debug : Log::info, std::move(text)));
+    out.push_back(job_log(from == to ? Log::debug : Log::info, job, std::move(text)));
     if (to == State::failed && job.error)
-        out.push_back(log(Log::warn, "job=" + job.spec.name + " failed at " + job.error->stage +
-                                         ": " + job.error->code + ": " + job.error->message));
+        out.push_back(job_log(
+            Log::warn, job,
+            " failed at " + job.error->stage + ": " + job.error->code + ": " + job.error->message));
     job.state = to;
     job.why = std::move(words);
     job.wait = std::move(wait);

@@ -54,15 +54,15 @@ void Engine::on_create(Job& job, const HttpResult& r, TimePoint now, Commands& o
             sched_.on_success(job.spec.provider, job.key_slot);
             job.submitted = now;
             job.retries = 0;
-            out.push_back(log(Log::info, "job=" + job.spec.name + " created as " + v->id +
-                                             " (request " + r.request_id() + ")"));
+            out.push_back(job_log(Log::info, job,
+                                  " created as " + v->id + " (request " + r.request_id() + ")"));
             apply_video(job, *v, r, now, out);
             return;
         }
         // A 2xx without a video in it: the create may well have happened.
-        out.push_back(log(Log::warn, "job=" + job.spec.name + " create answered " +
-                                         std::to_string(r.status) +
-                                         " without a video: " + v.error().message));
+        out.push_back(job_log(Log::warn, job,
+                              " create answered " + std::to_string(r.status) +
+                                  " without a video: " + v.error().message));
         c.cls = protocol::ErrorClass::ambiguous;
         c.code = "bad_create_answer";
     }
@@ -164,9 +164,10 @@ void Engine::on_list(Job& job, const HttpResult& r, TimePoint now, Commands& out
         }
     }
     if (match) {
-        out.push_back(log(Log::info, "job=" + job.spec.name + " adopted " + match->id +
-                                         ": the provider has it although the create's answer "
-                                         "was lost"));
+        out.push_back(job_log(Log::info, job,
+                              " adopted " + match->id +
+                                  ": the provider has it although the create's answer "
+                                  "was lost"));
         job.submitted = job.submit_sent;
         job.list_pages = 0;
         apply_video(job, *match, r, now, out);

@@ -1,18 +1,26 @@
 // On a journal, each log line carries its priority: the daemon's stderr is a socket whose
-// device and inode $JOURNAL_STREAM names, as systemd sets it up for a service.
+// device and inode $JOURNAL_STREAM names, as systemd sets it up for a service. Here journald's
+// own socket is absent, so the lines take the stderr way with <N> prefixes; the native way,
+// with fields, is checked under a live systemd (scripts/check-units-live.sh). With
+// log.format = "json" the same fields are keys of each line.
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/config/temp_dir.hpp"
+#include "tests/daemon/child.hpp"
 
 extern char** environ;
 
@@ -117,6 +125,38 @@ TEST_CASE("off the journal, lines carry their time and no priority", "[journal]"
         seen = true;
     }
     CHECK(seen);
+}
+
+TEST_CASE("json lines carry the job, provider, video id and request id as keys", "[journal]") {
+    test::TempDir dir;
+    auto cfg = setup(dir);
+    std::ifstream in(cfg);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    dir.write("videodrop.toml", "[log]\nformat = \"json\"\n" + text);
+    auto run = test::run_shell(std::string("'") + VD_BINARY + "' --config '" + cfg + "' once 2>&1");
+    INFO(run.output);
+    bool delivered = false, rejected = false;
+    for (const auto& line : lines_of(run.output)) {
+        if (line.find("videodrop: ") == 0) continue;
+        auto j = nlohmann::json::parse(line);  // every log line one JSON object
+        auto message = j.at("message").get<std::string>();
+        if (message.find("job=good delivered") != std::string::npos) {
+            CHECK(j.at("job") == "good");
+            CHECK(j.at("provider") == "local");
+            CHECK(j.at("video_id").get<std::string>().rfind("video_", 0) == 0);
+            CHECK(j.at("request_id").get<std::string>().rfind("req_", 0) == 0);
+            delivered = true;
+        }
+        if (message.find("job=bad failed at validate") != std::string::npos) {
+            CHECK(j.at("level") == "warning");
+            CHECK(j.at("job") == "bad");
+            CHECK_FALSE(j.contains("video_id"));  // never created: no empty keys either
+            rejected = true;
+        }
+        if (message.find("job=") == std::string::npos) CHECK_FALSE(j.contains("job"));
+    }
+    CHECK(delivered);
+    CHECK(rejected);
 }
 
 }  // namespace vd

@@ -1,7 +1,13 @@
 // The folders are checked before any work: run, once and validate refuse a setup that could
 // not claim or write, naming the folder, the [paths] key and the fix.
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
 
 #include <filesystem>
 
@@ -65,6 +71,44 @@ TEST_CASE("an inbox and a state folder on two filesystems are refused", "[prefli
     CHECK(run.output.find("different filesystems") != std::string::npos);
     CHECK(std::filesystem::exists(p.inbox + "/a.json"));  // nothing claimed
     std::filesystem::remove_all(shm_dir);
+}
+
+// Under systemd each ReadWritePaths= and StateDirectory= is a bind mount: one filesystem, two
+// mounts, and rename(2) between them fails with EXDEV. Made here for real, as root, in a mount
+// namespace of a child process so that nothing outside sees it.
+TEST_CASE("an inbox and a state folder on two mounts of one filesystem are refused",
+          "[preflight]") {
+    REQUIRE(::geteuid() == 0);  // a bind mount needs root (make test runs as root)
+    test::TempDir dir;
+    Paths p = under(dir.str());
+    std::filesystem::create_directories(p.inbox);
+    std::filesystem::create_directories(p.state);
+    std::filesystem::create_directories(dir.str() + "/state-source");
+    dir.write("inbox/a.json", R"({"prompt": "a calm lake"})");
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        if (::unshare(CLONE_NEWNS) != 0 ||
+            ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+            ::mount((dir.str() + "/state-source").c_str(), p.state.c_str(), nullptr, MS_BIND,
+                    nullptr) != 0)
+            ::_exit(10);
+        // The fault itself: the claim's rename cannot cross the mounts.
+        std::string to = p.state + "/a.json";
+        if (::rename((p.inbox + "/a.json").c_str(), to.c_str()) == 0 || errno != EXDEV) ::_exit(11);
+        auto problems = preflight(p);
+        if (problems.size() != 1) ::_exit(12);
+        if (problems[0].find("[paths] inbox " + p.inbox + " and state " + p.state +
+                             " are on different mounts") != 0 ||
+            problems[0].find("ReadWritePaths=") == std::string::npos)
+            ::_exit(13);
+        ::_exit(0);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);  // 10 no mount, 11 rename crossed, 12/13 preflight missed it
+    CHECK(preflight(p).empty());      // outside that namespace: one mount, nothing to say
 }
 
 TEST_CASE("a file where a folder should be is named", "[preflight]") {
