@@ -1,5 +1,5 @@
-# The two commands of the README: `make demo` and `make test`.
-# Each installs what is missing, configures, builds and runs.
+# The targets behind the README's two commands, `./dev demo` and `./dev test` (which install make
+# itself first). Each installs what is missing, configures, builds and runs.
 JOBS ?= $(shell nproc)
 BUILD_TYPE ?= RelWithDebInfo
 

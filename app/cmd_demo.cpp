@@ -66,6 +66,28 @@ Config demo_config(const std::string& dir, const std::string& base_url) {
     return cfg;
 }
 
+// The demo's folder as a configuration of its own (written once, never over a user's): there,
+// `videodrop status`, `submit` and `once` work with the built-in mock provider.
+void write_folder_config(const std::string& dir) {
+    const std::string path = dir + "/videodrop.toml";
+    if (fs::exists(path)) return;
+    const char* text =
+        "# The demo's folder as a configuration: here `videodrop status`, `videodrop submit ...`\n"
+        "# and `videodrop once` work with the built-in mock provider (no key, no network).\n"
+        "# Every key: config/videodrop.example.toml.\n\n"
+        "[paths]\ninbox = \"inbox\"\noutbox = \"outbox\"\nfailed = \"failed\"\n"
+        "state = \"state\"\n\n"
+        "[defaults]\nprovider = \"mock\"\nmodel = \"sora-2\"\nseconds = 4\n"
+        "size = \"1280x720\"\n\n"
+        "[providers.mock]\nprotocol = \"mock\"\nsubmits_per_minute = 60\n\n"
+        "[providers.mock.models.sora-2]\nseconds = [4, 8, 12]\n"
+        "sizes = [\"720x1280\", \"1280x720\"]\nusd_per_second = 0.10\n\n"
+        "[intake]\nsettle = \"100ms\"\n\n"
+        "[polling]\nmin_interval = \"250ms\"\nmax_interval = \"2s\"\n";
+    if (auto w = fs::write_atomic(path, text, fs::FileMode{0644}); !w)
+        std::fprintf(stderr, "videodrop: %s\n", w.error().c_str());
+}
+
 // The error files (NAME.error.json) in failed/ now.
 std::set<std::string> error_files(const std::string& failed) {
     std::set<std::string> out;
@@ -184,8 +206,13 @@ void add_demo(CLI::App& app, Globals& g, int& rc) {
                             job.spec.name.c_str(), "failed", cfg.paths.failed.c_str(),
                             job.error ? job.error->code.c_str() : "?");
         }
+        write_folder_config(*dir);
         std::printf("\n%d delivered, %d failed (two of them on purpose). Look in %s/.\n",
                     summary.delivered, summary.failed, dir->c_str());
+        std::printf(
+            "Next: cd %s && videodrop status (its videodrop.toml serves the folder with "
+            "the built-in mock)\n",
+            dir->c_str());
         rc = (run_rc == 0 || run_rc == 3) && summary.delivered == 4 ? kOk : kFatal;
     });
 }

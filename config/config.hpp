@@ -18,7 +18,7 @@ struct Paths {
     std::string inbox = "/var/spool/videodrop/inbox";
     std::string outbox = "/var/spool/videodrop/outbox";
     std::string failed = "/var/spool/videodrop/failed";
-    std::string state = "/var/lib/videodrop";
+    std::string state = "/var/spool/videodrop/state";  // on the inbox's mount: a claim is a rename
 };
 
 struct Defaults {

@@ -127,6 +127,8 @@ std::string default_name(const std::string& prompt, TimePoint now) {
 int submit(const Config& cfg, const SubmitOptions& o, TimePoint now) {
     const std::string& inbox = cfg.paths.inbox;
     std::error_code ec;
+    // Not made yet (a fresh folder, before the first run): made here, as run and once would.
+    if (!sfs::exists(sfs::symlink_status(inbox, ec))) (void)fs::make_dirs(inbox);
     if (!sfs::is_directory(inbox, ec)) {
         std::fprintf(stderr,
                      "videodrop: the inbox %s is not a folder (create it, or fix [paths] inbox "

@@ -4,14 +4,14 @@
 set -euo pipefail
 
 packages=(
-    build-essential cmake pkg-config git ca-certificates
+    build-essential make cmake ninja-build pkg-config git ca-certificates
     libuv1-dev libcurl4-openssl-dev libssl-dev libsystemd-dev
     libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
     libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
     libcpp-httplib-dev libexpected-dev catch2
     ffmpeg nodejs npm clang-format zlib1g-dev
     clang libclang-rt-14-dev
-    systemd
+    systemd procps
 )
 
 missing=()

@@ -35,7 +35,7 @@ TEST_CASE("an empty config gets every default and no providers", "[config]") {
     REQUIRE(cfg);
     CHECK(cfg->source == "videodrop.toml");
     CHECK(cfg->paths.inbox == "/var/spool/videodrop/inbox");
-    CHECK(cfg->paths.state == "/var/lib/videodrop");
+    CHECK(cfg->paths.state == "/var/spool/videodrop/state");
     CHECK(cfg->defaults.provider == "openai");
     CHECK(cfg->defaults.model == "sora-2");
     CHECK(cfg->defaults.seconds == 4);
@@ -363,7 +363,11 @@ TEST_CASE("the example config parses and matches the built-in defaults", "[confi
     auto cfg = load_config(VD_SOURCE_DIR "/config/videodrop.example.toml");
     REQUIRE(cfg);
     Config builtin;
-    CHECK(cfg->paths.inbox == builtin.paths.inbox);
+    // Its folders sit beside it and its provider is the built-in mock: it works as it is.
+    CHECK(cfg->paths.inbox == VD_SOURCE_DIR "/config/inbox");
+    CHECK(cfg->paths.state == VD_SOURCE_DIR "/config/state");
+    CHECK(cfg->defaults.provider == "mock");
+    CHECK(cfg->providers.at("mock").core.protocol == "mock");
     CHECK(cfg->defaults.model == builtin.defaults.model);
     CHECK(cfg->intake.settle == builtin.intake.settle);
     CHECK(cfg->intake.max_image_bytes == builtin.intake.max_image_bytes);
@@ -380,9 +384,23 @@ TEST_CASE("the example config parses and matches the built-in defaults", "[confi
     CHECK(cfg->intake.max_image_pixels == builtin.intake.max_image_pixels);
     CHECK(cfg->reconcile.looks == builtin.reconcile.looks);
     CHECK(cfg->reconcile.resubmits == builtin.reconcile.resubmits);
-    CHECK(cfg->providers.at("openai").core.max_in_flight == ProviderSettings{}.max_in_flight);
-    CHECK(cfg->providers.at("openai").core.submits_per_minute ==
-          ProviderSettings{}.submits_per_minute);
+}
+
+TEST_CASE("the installed service's config keeps the built-in spool and reads the credential",
+          "[config]") {
+    auto cfg = load_config(VD_SOURCE_DIR "/config/videodrop.server.toml");
+    REQUIRE(cfg);
+    Config builtin;
+    CHECK(cfg->paths.inbox == builtin.paths.inbox);
+    CHECK(cfg->paths.outbox == builtin.paths.outbox);
+    CHECK(cfg->paths.failed == builtin.paths.failed);
+    CHECK(cfg->paths.state == builtin.paths.state);
+    CHECK(cfg->paths.state.rfind("/var/spool/videodrop/", 0) == 0);  // the units' one mount
+    const auto& gateway = cfg->providers.at("gateway");
+    CHECK(gateway.api_key_credential == "openai");
+    CHECK(gateway.core.protocol == "openai-videos");
+    CHECK(gateway.core.max_in_flight == ProviderSettings{}.max_in_flight);
+    CHECK(gateway.core.submits_per_minute == ProviderSettings{}.submits_per_minute);
 }
 
 TEST_CASE("find_config prefers --config, then $VIDEODROP_CONFIG", "[config]") {
