@@ -1,4 +1,4 @@
-// `videodrop mock-server`: the fake provider of product.md section 7 on its own, in the foreground.
+// `videodrop mock-server`: the fake provider of the README on its own, in the foreground.
 #include <memory>
 #include <optional>
 #include <sstream>

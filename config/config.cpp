@@ -1,4 +1,4 @@
-// parse_config: the TOML of product.md section 3 into a Config, every error collected.
+// parse_config: the TOML of videodrop.toml into a Config, every error collected.
 #include "config/config.hpp"
 
 #include <algorithm>

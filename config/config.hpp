@@ -1,4 +1,4 @@
-// The configuration file (product.md section 3): TOML into validated structs with defaults.
+// The configuration file: TOML into validated structs with defaults.
 // The only place that knows TOML.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Job manifests (product.md section 2): .toml, .json and .txt (+ same-stem image) into a JobSpec
+// Job manifests: .toml, .json and .txt (+ same-stem image) into a JobSpec
 // with defaults applied and checked against the provider's model table.
 #pragma once
 

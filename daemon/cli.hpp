@@ -24,7 +24,7 @@ struct Globals {
     std::function<std::optional<std::shared_ptr<void>>(DaemonSetup&)> local_servers;
 };
 
-// Exit codes (product.md section 4).
+// Exit codes (README, under the command table).
 inline constexpr int kOk = 0;
 inline constexpr int kFatal = 1;
 inline constexpr int kUsage = 2;

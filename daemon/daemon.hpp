@@ -73,7 +73,7 @@ tl::expected<std::map<std::string, std::vector<std::string>>, std::string> load_
     const Config& config);
 
 // Runs a daemon on its own loop with SIGINT/SIGTERM (stop) and SIGHUP (reload) handled, and
-// systemd notified. Returns the exit code of product.md section 4.
+// systemd notified. Returns the exit code of the README.
 int run_daemon(DaemonSetup setup, RunSummary* summary = nullptr);
 
 // Sets up spdlog on stderr as [log] says (level may be overridden).

@@ -1,4 +1,4 @@
-// Publishing into outbox/ and failed/ (product.md sections 1 and 5). Everything appears there by
+// Publishing into outbox/ and failed/. Everything appears there by
 // rename(2) of a complete, fsynced file and never replaces an existing one; partial files live only
 // in outbox/.tmp/ (and failed/.tmp/ for error files).
 #pragma once

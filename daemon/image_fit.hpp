@@ -1,4 +1,4 @@
-// Makes a reference image match the job's video size (product.md: `image_fit`), as a PNG.
+// Makes a reference image match the job's video size (`image_fit`), as a PNG.
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// The private state folder (product.md section 1): job records, claimed inputs, the spend ledger
+// The private state folder: job records, claimed inputs, the spend ledger
 // and the lock that keeps a second daemon out.
 //
 //   STATE/lock               flock'ed for the store's life; holds the owner's pid

@@ -1,4 +1,4 @@
-// The management subcommands (product.md section 4): submit, status, retry, cancel and check.
+// The management subcommands: submit, status, retry, cancel and check.
 // Each returns an exit code (daemon/cli.hpp); results go to stdout, errors to stderr.
 // They work beside a running daemon: they never take the store's lock, and everything they put
 // into a folder the daemon watches appears there by rename(2).

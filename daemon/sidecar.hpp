@@ -1,4 +1,4 @@
-// The JSON a user reads beside the results (product.md section 5): outbox/NAME.json for a
+// The JSON a user reads beside the results: outbox/NAME.json for a
 // delivered job and failed/NAME.error.json for one that failed.
 #pragma once
 

@@ -1,4 +1,4 @@
-// The fake provider (product.md section 7): speaks the OpenAI Videos protocol on loopback, renders
+// The fake provider: speaks the OpenAI Videos protocol on loopback, renders
 // real MP4s, moves jobs through their states on a clock, injects faults, records every request.
 //
 // Where the reference protocol is silent, the mock answers: content before completion 409

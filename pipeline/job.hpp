@@ -34,7 +34,7 @@ bool is_terminal(State s);
 // Holds a provider slot (counts against max_in_flight).
 bool is_in_flight(State s);
 
-// A failure as written into failed/NAME.error.json (product.md section 5).
+// A failure as written into failed/NAME.error.json.
 struct JobError {
     std::string stage;  // intake|validate|budget|submit|generate|download|verify|deliver
     std::string code;

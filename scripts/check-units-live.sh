@@ -10,7 +10,8 @@
 #   - videodrop.service starts (Type=notify: READY), keeps pinging the watchdog (shortened to
 #     2 s here), delivers a verified video, tells a file still open for writing (CAP_LEASE),
 #     logs warnings at priority warning with the job as a journal field, and stops cleanly;
-#   - videodrop-once.service makes one pass with the same config and credential.
+#   - videodrop-once.service makes one pass with the same config and credential, and its timer
+#     starts.
 # Usage: check-units-live.sh BUILD_DIR (a configured and built build folder). Needs root.
 set -euo pipefail
 build=$(cd "${1:?usage: check-units-live.sh BUILD_DIR}" && pwd)
@@ -180,4 +181,7 @@ $(inside journalctl -u videodrop-once --no-pager | tail -20)"
 done
 [ -e "$m$spool/outbox/river.json" ] || fail "videodrop-once did not deliver river in $passes passes"
 say "videodrop-once.service delivered river in $passes passes with the same config and credential"
+inside systemctl enable --now videodrop-once.timer 2>/dev/null || fail "the timer did not start"
+[ "$(inside systemctl is-active videodrop-once.timer)" = active ] || fail "the timer is not active"
+say "videodrop-once.timer enabled and active (a pass every five minutes)"
 say "every check passed"
