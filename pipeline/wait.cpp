@@ -79,7 +79,11 @@ std::string describe(const Wait& w) {
         case Wait::Kind::none:
             return "";
         case Wait::Kind::rate:
-            return "submits_per_minute (" + std::to_string(w.number) + ") reached";
+            // Creates leave evenly spaced, so a job may wait with none sent in the last minute.
+            return "submits_per_minute (" + std::to_string(w.number) + "): creates leave " +
+                   (w.number > 0 ? "one every " + seconds_text(Millis{60'000 / w.number})
+                                 : "slowly after a rate limit") +
+                   ", this one in turn";
         case Wait::Kind::in_flight:
             return "max_in_flight (" + std::to_string(w.number) + ") reached";
         case Wait::Kind::provider_hold:

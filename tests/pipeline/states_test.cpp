@@ -134,6 +134,9 @@ TEST_CASE("waiting reasons are data; the words come from describe()", "[engine][
     auto cs = r.tick(T0);
     CHECK(r.find("b")->wait.kind == Wait::Kind::rate);
     CHECK(r.find("b")->wait.number == 1);
+    // Creates are spaced, so the words say so rather than "reached" after a single create.
+    CHECK(r.find("b")->why ==
+          "submits_per_minute (1): creates leave one every 60 s, this one in turn");
     // A claimed job that only queues behind a limit is not written again.
     for (const auto& p : all<Persist>(cs))
         CHECK(p.job.id != "b");
