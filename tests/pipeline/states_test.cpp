@@ -136,7 +136,7 @@ TEST_CASE("waiting reasons are data; the words come from describe()", "[engine][
     CHECK(r.find("b")->wait.number == 1);
     // Creates are spaced, so the words say so rather than "reached" after a single create.
     CHECK(r.find("b")->why ==
-          "submits_per_minute (1): creates leave one every 60 s, this one in turn");
+          "submits_per_minute (1): creates leave one every 60.0s, this one in turn");
     // A claimed job that only queues behind a limit is not written again.
     for (const auto& p : all<Persist>(cs))
         CHECK(p.job.id != "b");
