@@ -127,8 +127,10 @@ void add_mock_server(CLI::App& app, Globals&, int& rc) {
     cmd->add_option("--moderation-word", o.moderation_word,
                     "prompts containing it (any case) fail with moderation_blocked");
     cmd->add_option("--dialect", o.dialect,
-                    "openai, or processing-url (status `processing`, `url`)")
-        ->check(CLI::IsMember({"openai", "processing-url"}))
+                    "as a shipped profile's servers: openai; new-api (status `processing`, a "
+                    "`url`; also called processing-url); generations-jobs (POST "
+                    "/v1/videos/generations, then /v1/jobs/{id})")
+        ->check(CLI::IsMember({"openai", "new-api", "processing-url", "generations-jobs"}))
         ->capture_default_str();
     cmd->add_option("--model", f->models,
                     "serve this model instead of sora-2 and sora-2-pro (repeatable): "

@@ -38,7 +38,8 @@ struct ProviderConfig {
     // A systemd credential's name: $CREDENTIALS_DIRECTORY/NAME holds one key or a pool, one a
     // line (LoadCredential=NAME:PATH in the unit), so one config serves every unit.
     std::string api_key_credential;
-    std::string proxy;  // http://, https://, socks5://, socks5h://
+    std::string proxy;    // http://, https://, socks5://, socks5h://
+    std::string profile;  // a shipped profile's name (config/providers/NAME.toml), or empty
 };
 
 struct IntakeSettings {

@@ -1,5 +1,8 @@
 #include "config/provider_config.hpp"
 
+#include <tuple>
+
+#include "config/profiles.hpp"
 #include "pipeline/protocol.hpp"
 
 namespace vd {
@@ -11,6 +14,28 @@ Enum enum_of(const std::string& word, const std::vector<std::string>& words,
     for (size_t i = 0; i < words.size(); ++i)
         if (words[i] == word) return values[i];
     return values.front();
+}
+
+// [dialect.paths]: each must start with '/'; those about one video name it with "{id}".
+void read_paths(const toml::table& t, const std::string& path, ApiPaths& paths,
+                ConfigErrors& errors) {
+    TableReader r(t, path, errors);
+    for (auto [key, out, with_id] :
+         {std::tuple{"create", &paths.create, false}, std::tuple{"get", &paths.get, true},
+          std::tuple{"list", &paths.list, false}, std::tuple{"content", &paths.content, true},
+          std::tuple{"remix", &paths.remix, true}, std::tuple{"delete", &paths.remove, true}}) {
+        if (!r.read_string(key, *out)) continue;
+        const bool has_id = out->find("{id}") != std::string::npos;
+        if (out->empty() || out->front() != '/')
+            r.error(key, "\"" + *out + "\" must start with '/' (a path under base_url)");
+        else if (with_id && !has_id)
+            r.error(key, "\"" + *out + "\" must contain {id}, where the video id goes");
+        else if (!with_id && has_id)
+            r.error(key, "\"" + *out + "\" cannot contain {id}: no video is known yet");
+        else if (out->find('?') != std::string::npos)
+            r.error(key, "\"" + *out + "\" cannot carry a query (videodrop adds its own)");
+    }
+    r.finish();
 }
 
 void read_dialect(const toml::table& t, const std::string& path, Dialect& d, ConfigErrors& errors) {
@@ -39,7 +64,30 @@ void read_dialect(const toml::table& t, const std::string& path, Dialect& d, Con
     r.read_strings("completed_words", d.completed_words);
     r.read_strings("failed_words", d.failed_words);
     r.read_bool("url_gets_key", d.url_gets_key);
+    if (const auto* p = r.read_table("paths")) read_paths(*p, path + ".paths", d.paths, errors);
     r.finish();
+}
+
+// `profile = "NAME"`: the shipped profile's [dialect], before the provider's own.
+void apply_profile(TableReader& r, const std::string& path, ProviderConfig& p,
+                   ConfigErrors& errors) {
+    const ShippedProfile* profile = find_profile(p.profile);
+    if (!profile) {
+        r.error("profile", "\"" + p.profile + "\" is not a shipped profile (use " +
+                               profile_names() + ", or describe the server in [" + path +
+                               ".dialect])");
+        return;
+    }
+    toml::table root;
+    try {
+        root = toml::parse(profile->text, "profile " + p.profile);
+    } catch (const toml::parse_error& e) {
+        r.error("profile", "the shipped profile \"" + p.profile +
+                               "\" does not parse: " + std::string(e.description()));
+        return;
+    }
+    if (const auto* d = root["dialect"].as_table())
+        read_dialect(*d, "profile " + p.profile + ": dialect", p.core.dialect, errors);
 }
 
 ModelSpec read_model(const std::string& name, const toml::table& t, const std::string& path,
@@ -121,6 +169,7 @@ ProviderConfig read_provider(const std::string& name, const toml::table& t, Conf
         r.error("submits_per_minute", "must be more than 0");
     r.read_int("max_in_flight", p.core.max_in_flight, 1, 100000);
 
+    if (r.read_string("profile", p.profile)) apply_profile(r, path, p, errors);
     if (const auto* d = r.read_table("dialect"))
         read_dialect(*d, path + ".dialect", p.core.dialect, errors);
     if (const auto* models = r.read_table("models")) {

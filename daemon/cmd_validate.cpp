@@ -118,6 +118,10 @@ int validate(const Config& cfg, const std::vector<std::string>& files) {
                     usd(cost).c_str());
     }
     int invalid = print_problems(checked);
+    for (const auto& [name, p] : cfg.providers)
+        if (!p.profile.empty())
+            std::printf("provider %s: %s, profile %s\n", name.c_str(), p.core.protocol.c_str(),
+                        p.profile.c_str());
     std::printf("%zu manifest%s: %zu ok, %d invalid; config %s ok; estimated %s\n", checked.size(),
                 checked.size() == 1 ? "" : "s", checked.size() - invalid, invalid,
                 cfg.source.c_str(), usd(total).c_str());
@@ -145,6 +149,10 @@ int cost(const Config& cfg, const std::vector<std::string>& files) {
                     describe(*c.result).c_str());
     }
     int invalid = print_problems(checked);
+    for (const auto& [name, p] : cfg.providers)
+        if (!p.profile.empty())
+            std::printf("provider %s: %s, profile %s\n", name.c_str(), p.core.protocol.c_str(),
+                        p.profile.c_str());
     std::string skipped =
         invalid ? " (" + std::to_string(invalid) + " invalid, not counted)" : std::string();
     std::printf("estimated    %s for %zu manifest%s%s\n", usd(total).c_str(), valid,

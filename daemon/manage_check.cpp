@@ -54,6 +54,19 @@ bool ok_status(const HttpResult& r) {
     return r.transport == TransportError::none && r.status >= 200 && r.status < 300;
 }
 
+// A web page where the API should answer JSON: what a wrong base_url (a site, a dashboard, a
+// path without /v1) gets, often with status 200.
+bool html_page(const HttpResult& r) {
+    auto type = r.header("content-type");
+    if (type && type->find("text/html") != std::string::npos) return true;
+    auto start = r.body.find_first_not_of(" \t\r\n");
+    return start != std::string::npos && r.body.compare(start, 1, "<") == 0;
+}
+
+const char* const kHtmlHint =
+    " answered a web page (HTML), not the API's JSON: base_url is probably wrong (it is the "
+    "API's address, usually ending in /v1, not the provider's website)";
+
 std::string failure(const HttpResult& r, const std::vector<std::string>& keys,
                     const protocol::Protocol& proto) {
     if (r.transport != TransportError::none)
@@ -163,8 +176,9 @@ int check(const Config& cfg, const std::string& provider, const EnvLookup& env) 
 
     for (const auto& t : targets) {
         const auto& p = *t.config;
-        std::printf("%s: %s (%s)\n", p.core.name.c_str(), p.core.base_url.c_str(),
-                    key_source(p, t.keys.size()).c_str());
+        std::printf("%s: %s (%s%s)\n", p.core.name.c_str(), p.core.base_url.c_str(),
+                    key_source(p, t.keys.size()).c_str(),
+                    p.profile.empty() ? "" : ("; profile " + p.profile).c_str());
         std::optional<std::vector<std::string>> offered;
         for (int slot = 0; slot < static_cast<int>(t.keys.size()); ++slot) {
             const Probe *models = nullptr, *list = nullptr;
@@ -173,7 +187,9 @@ int check(const Config& cfg, const std::string& provider, const EnvLookup& env) 
                     (pr.models ? models : list) = &pr;
             std::vector<std::string> problems;
             std::string offers;
-            if (ok_status(models->result)) {
+            if (ok_status(models->result) && html_page(models->result)) {
+                problems.push_back(std::string("GET /models") + kHtmlHint);
+            } else if (ok_status(models->result)) {
                 if (auto ids = model_ids(models->result)) {
                     offered = ids;
                     offers = std::to_string(ids->size()) + " models: " + list_names(*ids, t.keys);
@@ -186,9 +202,11 @@ int check(const Config& cfg, const std::string& provider, const EnvLookup& env) 
                     "GET /models: " +
                     failure(models->result, t.keys, *protocol::find(t.config->core.protocol)));
             }
-            if (!ok_status(list->result))
+            if (ok_status(list->result) && html_page(list->result))
+                problems.push_back("GET " + p.core.dialect.paths.list + kHtmlHint);
+            else if (!ok_status(list->result))
                 problems.push_back(
-                    "GET /videos: " +
+                    "GET " + p.core.dialect.paths.list + ": " +
                     failure(list->result, t.keys, *protocol::find(t.config->core.protocol)));
             std::string line = "ok (" + offers + ")";
             if (!problems.empty()) {

@@ -73,7 +73,7 @@ void send_bytes(httplib::Response& res, std::shared_ptr<const void> owner, const
 
 Wire Server::Impl::wire(const Call& c) const {
     Wire w;
-    w.processing_url = c.options->dialect == "processing-url";
+    w.processing_url = c.options->dialect == "processing-url" || c.options->dialect == "new-api";
     auto host = c.req.get_header_value("Host");
     w.origin = "http://" + (host.empty() ? c.options->host + ":" + std::to_string(port) : host);
     return w;

@@ -134,13 +134,27 @@ void Server::Impl::add_routes(HttpServer& h) {
             serve(req, res, ep);
         };
     };
+    // The reference paths, or with --dialect generations-jobs only that dialect's own: create at
+    // /v1/videos/generations, the rest under /v1/jobs. The other set answers 404.
+    auto in = [this](bool jobs_paths, void (Impl::*ep)(Call&)) {
+        return [this, jobs_paths, ep](const httplib::Request& req, httplib::Response& res) {
+            bool jobs_dialect = options()->dialect == "generations-jobs";
+            serve(req, res, jobs_paths == jobs_dialect ? ep : &Impl::unknown);
+        };
+    };
     const std::string id = "([^/]+)";
-    h.Post("/v1/videos", route(&Impl::create));
-    h.Get("/v1/videos", route(&Impl::list));
-    h.Get("/v1/videos/" + id + "/content", route(&Impl::content));
-    h.Post("/v1/videos/" + id + "/remix", route(&Impl::remix));
-    h.Get("/v1/videos/" + id, route(&Impl::retrieve));
-    h.Delete("/v1/videos/" + id, route(&Impl::remove));
+    h.Post("/v1/videos/generations", in(true, &Impl::create));
+    h.Get("/v1/jobs", in(true, &Impl::list));
+    h.Get("/v1/jobs/" + id + "/content", in(true, &Impl::content));
+    h.Post("/v1/jobs/" + id + "/remix", in(true, &Impl::remix));
+    h.Get("/v1/jobs/" + id, in(true, &Impl::retrieve));
+    h.Delete("/v1/jobs/" + id, in(true, &Impl::remove));
+    h.Post("/v1/videos", in(false, &Impl::create));
+    h.Get("/v1/videos", in(false, &Impl::list));
+    h.Get("/v1/videos/" + id + "/content", in(false, &Impl::content));
+    h.Post("/v1/videos/" + id + "/remix", in(false, &Impl::remix));
+    h.Get("/v1/videos/" + id, in(false, &Impl::retrieve));
+    h.Delete("/v1/videos/" + id, in(false, &Impl::remove));
     h.Get("/v1/models", route(&Impl::list_models));
     h.Get("/v1/models/" + id, route(&Impl::get_model));
     h.Get(".*", route(&Impl::unknown));

@@ -51,8 +51,10 @@ struct Options {
     double corrupt_rate = 0;
     Millis slow{0};               // delay before every answer
     std::string moderation_word;  // prompts containing it fail with moderation_blocked
-    // "openai", or "processing-url": status `processing` instead of `in_progress`, and completed
-    // videos carry `url`, an absolute link to their content endpoint.
+    // "openai"; "new-api" (or "processing-url"): status `processing` instead of `in_progress`,
+    // and completed videos carry `url`, an absolute link to their content endpoint;
+    // "generations-jobs": create at /v1/videos/generations, the rest at /v1/jobs[/{id}[/...]],
+    // and the reference paths answer 404.
     std::string dialect = "openai";
     std::string log_file;              // JSON lines of every request; empty = none
     Millis expire_after{3600 * 1000};  // content expiry after completion

@@ -51,8 +51,20 @@ enum class CreateEncoding {
 enum class DurationField { seconds_string, seconds_int, duration_int };
 enum class SizeField { size, width_height };
 
-// How a provider deviates from the reference protocol (shared/spec/providers.md section 2).
-// Defaults are the reference protocol.
+// Where each request goes, under base_url. "{id}" stands for the video id, kept exactly as the
+// provider returned it and percent-encoded as one path segment (':', '/', '+', '=' included).
+struct ApiPaths {
+    std::string create = "/videos";
+    std::string get = "/videos/{id}";
+    std::string list = "/videos";
+    std::string content = "/videos/{id}/content";
+    std::string remix = "/videos/{id}/remix";
+    std::string remove = "/videos/{id}";
+    bool operator==(const ApiPaths&) const = default;
+};
+
+// How a provider deviates from the reference protocol. Defaults are the reference protocol; a
+// shipped profile (config/providers/NAME.toml) sets several at once.
 struct Dialect {
     AuthScheme auth = AuthScheme::bearer;
     CreateEncoding encoding = CreateEncoding::multipart;
@@ -63,6 +75,7 @@ struct Dialect {
     // Whether a result URL found in the video object may be sent the API key (same host only
     // anyway).
     bool url_gets_key = false;
+    ApiPaths paths;
     bool operator==(const Dialect&) const = default;
 };
 

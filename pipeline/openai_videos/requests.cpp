@@ -19,8 +19,12 @@ std::string base(const ProviderSettings& p) {
     return std::string(b);
 }
 
-std::string video_url(const ProviderSettings& p, const std::string& id) {
-    return base(p) + "/videos/" + encode_path_segment(id);
+// base_url + one of the dialect's paths, with "{id}" replaced by the encoded id.
+std::string url_of(const ProviderSettings& p, const std::string& path, const std::string& id = "") {
+    std::string out = path;
+    if (auto at = out.find("{id}"); at != std::string::npos)
+        out.replace(at, 4, encode_path_segment(id));
+    return base(p) + out;
 }
 
 HttpRequest request(const ProviderSettings& p, std::string method, std::string url, int slot) {
@@ -73,7 +77,7 @@ std::string encode_path_segment(std::string_view id) {
 }
 
 HttpRequest build_create(const ProviderSettings& p, const JobSpec& job, int slot) {
-    HttpRequest r = request(p, "POST", base(p) + "/videos", slot);
+    HttpRequest r = request(p, "POST", url_of(p, p.dialect.paths.create), slot);
     const Dialect& d = p.dialect;
     bool has_image = !job.image.empty();
     // A file cannot travel in a JSON body (JSON wants an image URL or file id), so a job with a
@@ -125,17 +129,18 @@ HttpRequest build_create(const ProviderSettings& p, const JobSpec& job, int slot
 }
 
 HttpRequest build_remix(const ProviderSettings& p, const JobSpec& job, int slot) {
-    HttpRequest r = request(p, "POST", video_url(p, job.remix_of) + "/remix", slot);
+    HttpRequest r = request(p, "POST", url_of(p, p.dialect.paths.remix, job.remix_of), slot);
     set_json_body(r, json{{"prompt", job.prompt}});
     return r;
 }
 
 HttpRequest build_retrieve(const ProviderSettings& p, const std::string& video_id, int slot) {
-    return request(p, "GET", video_url(p, video_id), slot);
+    return request(p, "GET", url_of(p, p.dialect.paths.get, video_id), slot);
 }
 
 HttpRequest build_list(const ProviderSettings& p, int limit, const std::string& after, int slot) {
-    std::string url = base(p) + "/videos?limit=" + std::to_string(limit) + "&order=desc";
+    std::string url =
+        url_of(p, p.dialect.paths.list) + "?limit=" + std::to_string(limit) + "&order=desc";
     if (!after.empty()) url += "&after=" + encode_path_segment(after);
     return request(p, "GET", std::move(url), slot);
 }
@@ -143,12 +148,13 @@ HttpRequest build_list(const ProviderSettings& p, int limit, const std::string& 
 HttpRequest build_content(const ProviderSettings& p, const std::string& video_id,
                           const std::string& variant, int slot) {
     std::string v = variant.empty() ? "video" : variant;
-    return request(p, "GET", video_url(p, video_id) + "/content?variant=" + encode_path_segment(v),
-                   slot);
+    return request(
+        p, "GET",
+        url_of(p, p.dialect.paths.content, video_id) + "?variant=" + encode_path_segment(v), slot);
 }
 
 HttpRequest build_delete(const ProviderSettings& p, const std::string& video_id, int slot) {
-    return request(p, "DELETE", video_url(p, video_id), slot);
+    return request(p, "DELETE", url_of(p, p.dialect.paths.remove, video_id), slot);
 }
 
 HttpRequest build_models(const ProviderSettings& p, int slot) {

@@ -666,6 +666,41 @@ sizes = ["1280x720"]
     CHECK_THAT(r.output, !Catch::Contains("sk-echoed-secret-789"));
 }
 
+TEST_CASE("check against a web page answering 200 says the base_url is wrong", "[manage][check]") {
+    // A base_url pointing at a website (or missing /v1) gets HTML with 200 on every path.
+    httplib::Server site;
+    site.Get(R"(/.*)", [](const httplib::Request&, httplib::Response& res) {
+        res.status = 200;
+        res.set_content("<!DOCTYPE html>\n<html><body>Welcome to our AI platform</body></html>",
+                        "text/html; charset=utf-8");
+    });
+    int port = site.bind_to_any_port("127.0.0.1");
+    REQUIRE(port > 0);
+    std::thread serve([&] { site.listen_after_bind(); });
+    Setup s(R"(
+[providers.site]
+profile = "new-api"
+base_url = "http://127.0.0.1:)" +
+            std::to_string(port) + R"("
+api_key_env = "VD_MANAGE_TEST_SITE_KEY"
+
+[providers.site.models.sora-2]
+seconds = [4]
+sizes = ["1280x720"]
+)");
+    ::setenv("VD_MANAGE_TEST_SITE_KEY", "sk-site", 1);
+    Run r = s.run("check --provider site");
+    ::unsetenv("VD_MANAGE_TEST_SITE_KEY");
+    site.stop();
+    serve.join();
+    INFO(r.output);
+    CHECK(r.code == 1);
+    CHECK_THAT(r.output, Catch::Contains("profile new-api"));
+    CHECK_THAT(r.output, Catch::Contains("GET /models answered a web page (HTML)"));
+    CHECK_THAT(r.output, Catch::Contains("GET /videos answered a web page (HTML)"));
+    CHECK_THAT(r.output, Catch::Contains("base_url is probably wrong"));
+}
+
 TEST_CASE("status --watch without a terminal prints a report every second until interrupted",
           "[manage][status]") {
     Setup s;
