@@ -42,7 +42,8 @@ std::string key_source(const ProviderConfig& p, size_t count) {
     if (!p.api_key_credential.empty())
         return std::to_string(count) + (count == 1 ? " key" : " keys") +
                " from the systemd credential " + p.api_key_credential;
-    return "no key needed (served by videodrop itself)";
+    if (protocol::self_served(p.core.protocol)) return "no key needed (a mock provider)";
+    return std::string("key from environment variable ") + kDefaultKeyEnv + " (the default)";
 }
 
 // Provider words may quote what was sent; a key must not reach the terminal even then.

@@ -682,20 +682,27 @@ TEST_CASE("check against a web page answering 200 says the base_url is wrong", "
 profile = "new-api"
 base_url = "http://127.0.0.1:)" +
             std::to_string(port) + R"("
-api_key_env = "VD_MANAGE_TEST_SITE_KEY"
 
 [providers.site.models.sora-2]
 seconds = [4]
 sizes = ["1280x720"]
 )");
-    ::setenv("VD_MANAGE_TEST_SITE_KEY", "sk-site", 1);
+    const char* had = std::getenv("OPENAI_API_KEY");
+    const std::string before = had ? had : "";
+    ::setenv("OPENAI_API_KEY", "sk-site", 1);
     Run r = s.run("check --provider site");
-    ::unsetenv("VD_MANAGE_TEST_SITE_KEY");
+    if (had)
+        ::setenv("OPENAI_API_KEY", before.c_str(), 1);
+    else
+        ::unsetenv("OPENAI_API_KEY");
     site.stop();
     serve.join();
     INFO(r.output);
     CHECK(r.code == 1);
     CHECK_THAT(r.output, Catch::Contains("profile new-api"));
+    // No key source configured: the default variable, named as such.
+    CHECK_THAT(r.output,
+               Catch::Contains("key from environment variable OPENAI_API_KEY (the default)"));
     CHECK_THAT(r.output, Catch::Contains("GET /models answered a web page (HTML)"));
     CHECK_THAT(r.output, Catch::Contains("GET /videos answered a web page (HTML)"));
     CHECK_THAT(r.output, Catch::Contains("base_url is probably wrong"));
