@@ -88,6 +88,14 @@ int print_problems(const std::vector<Checked>& checked) {
     return invalid;
 }
 
+// The shipped profile each provider starts from, where it names one.
+void print_profiles(const Config& cfg) {
+    for (const auto& [name, p] : cfg.providers)
+        if (!p.profile.empty())
+            std::printf("provider %s: %s, profile %s\n", name.c_str(), p.core.protocol.c_str(),
+                        p.profile.c_str());
+}
+
 // A manifest no budget can ever pay for is as good as invalid: say so before it is dropped.
 void check_budget(std::vector<Checked>& checked, const Config& cfg) {
     Ledger ledger = state_view::ledger(cfg.paths.state);
@@ -118,10 +126,7 @@ int validate(const Config& cfg, const std::vector<std::string>& files) {
                     usd(cost).c_str());
     }
     int invalid = print_problems(checked);
-    for (const auto& [name, p] : cfg.providers)
-        if (!p.profile.empty())
-            std::printf("provider %s: %s, profile %s\n", name.c_str(), p.core.protocol.c_str(),
-                        p.profile.c_str());
+    print_profiles(cfg);
     std::printf("%zu manifest%s: %zu ok, %d invalid; config %s ok; estimated %s\n", checked.size(),
                 checked.size() == 1 ? "" : "s", checked.size() - invalid, invalid,
                 cfg.source.c_str(), usd(total).c_str());
@@ -149,10 +154,7 @@ int cost(const Config& cfg, const std::vector<std::string>& files) {
                     describe(*c.result).c_str());
     }
     int invalid = print_problems(checked);
-    for (const auto& [name, p] : cfg.providers)
-        if (!p.profile.empty())
-            std::printf("provider %s: %s, profile %s\n", name.c_str(), p.core.protocol.c_str(),
-                        p.profile.c_str());
+    print_profiles(cfg);
     std::string skipped =
         invalid ? " (" + std::to_string(invalid) + " invalid, not counted)" : std::string();
     std::printf("estimated    %s for %zu manifest%s%s\n", usd(total).c_str(), valid,

@@ -45,7 +45,7 @@ void Executor::execute(const Commands& commands) {
 
 void Executor::carry_out(const Persist& p) {
     if (auto r = ports_.state.save(p.job); !r)
-        log_job(spdlog::level::err, p.job, "could not be recorded: " + r.error());
+        carry_out(job_log(Log::error, p.job, " could not be recorded: " + r.error()));
 }
 
 void Executor::carry_out(const RecordSpend& r) {
@@ -112,12 +112,13 @@ void Executor::carry_out(const Deliver& d) {
     TimePoint t = now();
     auto stem = ports_.files.publish(job, t);
     if (!stem) {
-        log_job(spdlog::level::err, job,
-                "could not be published: " + stem.error() +
-                    " (it stays ready and is published again at the next start)");
+        carry_out(job_log(Log::error, job,
+                          " could not be published: " + stem.error() +
+                              " (it stays ready and is published again at the next start)"));
         return;
     }
-    log_job(spdlog::level::info, job, "delivered: " + ports_.files.outbox() + "/" + *stem + ".mp4");
+    carry_out(
+        job_log(Log::info, job, " delivered: " + ports_.files.outbox() + "/" + *stem + ".mp4"));
     execute(engine_->on_delivered(job.id, *stem, t));
     if (auto r = ports_.state.remove_claim(job.id); !r) spdlog::error("state: {}", r.error());
     ++delivered_;
@@ -128,15 +129,16 @@ void Executor::carry_out(const Fail& f) {
     const Job& job = f.job;
     auto moved = ports_.files.fail(job);
     if (!moved) {
-        log_job(spdlog::level::err, job,
-                "could not be moved to " + ports_.files.failed() + ": " + moved.error());
+        carry_out(
+            job_log(Log::error, job,
+                    " could not be moved to " + ports_.files.failed() + ": " + moved.error()));
         return;
     }
     if (moved->empty()) return;  // moved already, before a restart
     JobError e = job.error.value_or(JobError::deliver("unknown", ""));
-    log_job(spdlog::level::warn, job,
-            "-> " + ports_.files.failed() + "/" + *moved + ".error.json (" + e.stage + ": " +
-                e.code + ")");
+    carry_out(job_log(Log::warn, job,
+                      " -> " + ports_.files.failed() + "/" + *moved + ".error.json (" + e.stage +
+                          ": " + e.code + ")"));
     ++failed_;
     if (hooks_.finished) hooks_.finished(job);
 }

@@ -190,10 +190,4 @@ void log_with_fields(spdlog::level::level_enum level, const LogFields& fields,
     t_fields = nullptr;
 }
 
-void log_job(spdlog::level::level_enum level, const Job& job, std::string_view text) {
-    LogFields fields{job.spec.name, job.spec.provider, job.video_id,
-                     job.request_ids.empty() ? std::string_view() : job.request_ids.back()};
-    log_with_fields(level, fields, "job=" + job.spec.name + " " + std::string(text));
-}
-
 }  // namespace vd

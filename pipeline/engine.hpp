@@ -60,6 +60,20 @@ struct Log {
     // What the line is about, for structured logs (journal fields, JSON keys); empty if nothing.
     std::string job, provider, video_id, request_id;
 };
+
+// A line about a provider: "provider NAME" + `text`, with the provider as a field.
+inline Log provider_log(Log::Level level, const std::string& provider, std::string text) {
+    return Log{level, "provider " + provider + text, {}, provider, {}, {}};
+}
+
+// A line about a job: "job=NAME" + `text`, with the job's name, provider, video id and latest
+// request id as fields.
+inline Log job_log(Log::Level level, const Job& job, std::string text) {
+    return Log{level,         "job=" + job.spec.name + text,
+               job.spec.name, job.spec.provider,
+               job.video_id,  job.request_ids.empty() ? std::string() : job.request_ids.back()};
+}
+
 using Command =
     std::variant<Persist, SendHttp, Download, Probe, Deliver, Fail, RecordSpend, SaveLimits, Log>;
 using Commands = std::vector<Command>;

@@ -19,19 +19,6 @@ inline Log log(Log::Level level, std::string text) {
     return Log{level, std::move(text), {}, {}, {}, {}};
 }
 
-// A line about a provider: "provider NAME" + `text`, with the provider as a field.
-inline Log provider_log(Log::Level level, const std::string& provider, std::string text) {
-    return Log{level, "provider " + provider + text, {}, provider, {}, {}};
-}
-
-// A line about a job: "job=NAME" + `text`, with the job's name, provider, video id and latest
-// request id as fields.
-inline Log job_log(Log::Level level, const Job& job, std::string text) {
-    return Log{level,         "job=" + job.spec.name + text,
-               job.spec.name, job.spec.provider,
-               job.video_id,  job.request_ids.empty() ? std::string() : job.request_ids.back()};
-}
-
 inline bool contains(const std::vector<std::string>& v, const std::string& s) {
     return std::find(v.begin(), v.end(), s) != v.end();
 }
