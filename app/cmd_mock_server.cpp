@@ -7,6 +7,7 @@
 
 #include "app/app.hpp"
 #include "daemon/cli.hpp"
+#include "mock/dialect.hpp"
 #include "mock/duration.hpp"
 #include "mock/mock.hpp"
 
@@ -129,8 +130,11 @@ void add_mock_server(CLI::App& app, Globals&, int& rc) {
     cmd->add_option("--dialect", o.dialect,
                     "as a shipped profile's servers: openai; new-api (status `processing`, a "
                     "`url`; also called processing-url); generations-jobs (POST "
-                    "/v1/videos/generations, then /v1/jobs/{id})")
-        ->check(CLI::IsMember({"openai", "new-api", "processing-url", "generations-jobs"}))
+                    "/v1/videos/generations, then /v1/jobs/{id}); json-content (integer "
+                    "`duration`, content answers JSON with a signed link); openrouter (202 + "
+                    "polling_url, aspect_ratio + resolution, urls[], usage.cost, no list); "
+                    "litellm (base64 ids)")
+        ->check(CLI::IsMember(mock::dialect_names()))
         ->capture_default_str();
     cmd->add_option("--model", f->models,
                     "serve this model instead of sora-2 and sora-2-pro (repeatable): "

@@ -1,8 +1,10 @@
 #include "config/provider_config.hpp"
 
+#include <algorithm>
 #include <tuple>
 
 #include "config/profiles.hpp"
+#include "pipeline/openai_videos/openai_videos.hpp"
 #include "pipeline/protocol.hpp"
 
 namespace vd {
@@ -25,6 +27,7 @@ void read_paths(const toml::table& t, const std::string& path, ApiPaths& paths,
           std::tuple{"list", &paths.list, false}, std::tuple{"content", &paths.content, true},
           std::tuple{"remix", &paths.remix, true}, std::tuple{"delete", &paths.remove, true}}) {
         if (!r.read_string(key, *out)) continue;
+        if (out->empty() && std::string_view(key) == "list") continue;  // the provider has none
         const bool has_id = out->find("{id}") != std::string::npos;
         if (out->empty() || out->front() != '/')
             r.error(key, "\"" + *out + "\" must start with '/' (a path under base_url)");
@@ -56,9 +59,28 @@ void read_dialect(const toml::table& t, const std::string& path, Dialect& d, Con
             enum_of<DurationField>(word, durations,
                                    {DurationField::seconds_string, DurationField::seconds_int,
                                     DurationField::duration_int});
-    const std::vector<std::string> sizes{"size", "width_height"};
+    const std::vector<std::string> sizes{"size", "width_height", "aspect_ratio"};
     if (r.read_choice("size_field", word, sizes))
-        d.size = enum_of<SizeField>(word, sizes, {SizeField::size, SizeField::width_height});
+        d.size = enum_of<SizeField>(
+            word, sizes, {SizeField::size, SizeField::width_height, SizeField::aspect_resolution});
+    const std::vector<std::string> images{"file", "data_url", "frame_images"};
+    if (r.read_choice("image", word, images))
+        d.image = enum_of<ImageField>(
+            word, images, {ImageField::file, ImageField::data_url, ImageField::frame_images});
+    if (r.read_string("image_field", d.image_field)) {
+        auto steps = openai_videos::parse_field_path(d.image_field);
+        bool keys_only = steps && std::none_of(steps->begin(), steps->end(),
+                                               [](const auto& s) { return s.is_index; });
+        if (!keys_only)
+            r.error("image_field", "\"" + d.image_field +
+                                       "\" is not a field name or a dotted path of names (e.g. "
+                                       "\"input_reference\" or \"input_reference.image_url\")");
+    }
+    if (r.read_string("result_field", d.result_field) && !d.result_field.empty() &&
+        !openai_videos::parse_field_path(d.result_field))
+        r.error("result_field", "\"" + d.result_field +
+                                    "\" is not a field path (e.g. \"url\", \"metadata.url\", "
+                                    "\"output.videos[0].url\", \"urls[0]\")");
     r.read_strings("queued_words", d.queued_words);
     r.read_strings("running_words", d.running_words);
     r.read_strings("completed_words", d.completed_words);

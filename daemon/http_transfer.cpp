@@ -7,9 +7,12 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <optional>
 
 #include <openssl/evp.h>
+#include <nlohmann/json.hpp>
 
 namespace vd::http_detail {
 namespace {
@@ -58,6 +61,26 @@ std::string base64(std::string_view in) {
                             static_cast<int>(in.size()));
     out.resize(static_cast<size_t>(n));
     return out;
+}
+
+// The JSON body with each embedded file put in at its pointer as a base64 data: URL.
+std::string body_with_files(const HttpRequest& req, std::string& body) {
+    nlohmann::json j = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return "the request body is not JSON, so no file can go into it";
+    for (const auto& f : req.embed) {
+        std::ifstream in(f.file_path, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (!in.good() && !in.eof()) return "cannot read the file for " + f.pointer;
+        if (bytes.empty()) return "the file for " + f.pointer + " is empty or unreadable";
+        try {
+            j[nlohmann::json::json_pointer(f.pointer)] =
+                "data:" + f.content_type + ";base64," + base64(bytes);
+        } catch (const nlohmann::json::exception& e) {
+            return "cannot put the file at " + f.pointer + ": " + e.what();
+        }
+    }
+    body = j.dump();
+    return {};
 }
 
 std::string auth_header(AuthScheme scheme, const std::string& key) {
@@ -276,9 +299,12 @@ std::string set_body(HttpClient::Transfer& t, const HttpRequest& req) {
                req.method == "PATCH") {
         if (!has_content_type)
             t.headers = curl_slist_append(t.headers, "Content-Type: application/json");
-        rc = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                              static_cast<curl_off_t>(req.body.size()));
-        if (rc == CURLE_OK) rc = curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req.body.c_str());
+        std::string with_files;
+        if (!req.embed.empty())
+            if (std::string error = body_with_files(req, with_files); !error.empty()) return error;
+        const std::string& body = req.embed.empty() ? req.body : with_files;
+        rc = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+        if (rc == CURLE_OK) rc = curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body.c_str());
     } else if (req.method == "HEAD") {
         rc = curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     }

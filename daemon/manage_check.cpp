@@ -172,7 +172,8 @@ int check(const Config& cfg, const std::string& provider, const EnvLookup& env) 
     for (const auto& t : targets)
         for (int slot = 0; slot < static_cast<int>(t.keys.size()); ++slot)
             for (bool models : {true, false})
-                probes.push_back({t.config->core.name, slot, models, {}});
+                if (models || protocol::find(t.config->core.protocol)->lists(t.config->core))
+                    probes.push_back({t.config->core.name, slot, models, {}});
     run_probes(targets, probes);
 
     for (const auto& t : targets) {
@@ -180,6 +181,10 @@ int check(const Config& cfg, const std::string& provider, const EnvLookup& env) 
         std::printf("%s: %s (%s%s)\n", p.core.name.c_str(), p.core.base_url.c_str(),
                     key_source(p, t.keys.size()).c_str(),
                     p.profile.empty() ? "" : ("; profile " + p.profile).c_str());
+        if (!protocol::find(p.core.protocol)->lists(p.core))
+            std::printf(
+                "  note: no list of videos (dialect.paths.list = \"\"): a create whose "
+                "answer is lost fails as ambiguous_create, never sent again\n");
         std::optional<std::vector<std::string>> offered;
         for (int slot = 0; slot < static_cast<int>(t.keys.size()); ++slot) {
             const Probe *models = nullptr, *list = nullptr;
@@ -203,7 +208,9 @@ int check(const Config& cfg, const std::string& provider, const EnvLookup& env) 
                     "GET /models: " +
                     failure(models->result, t.keys, *protocol::find(t.config->core.protocol)));
             }
-            if (ok_status(list->result) && html_page(list->result))
+            if (!list) {
+                // No list to ask: nothing more to check with this key.
+            } else if (ok_status(list->result) && html_page(list->result))
                 problems.push_back("GET " + p.core.dialect.paths.list + kHtmlHint);
             else if (!ok_status(list->result))
                 problems.push_back(

@@ -95,7 +95,11 @@ json make_sidecar(const Job& job, const std::string& stem, TimePoint delivered,
          {{"usd", round6(job.cost_usd)},
           {"usd_per_second", s.seconds > 0 ? round6(job.cost_usd / s.seconds) : 0.0},
           {"seconds", s.seconds},
-          {"estimated", true}}},
+          {"estimated", true},
+          // What the provider said it billed (usage.cost), beside the estimate; null when it
+          // did not say.
+          {"reported_usd",
+           job.reported_cost_usd ? json(round6(*job.reported_cost_usd)) : json(nullptr)}}},
         {"file",
          {{"name", delivery::output_file(stem, "video")},
           {"bytes", job.media.bytes},

@@ -24,18 +24,24 @@ void take_data_url(Body& body) {
     auto it = body.fields.find("input_reference");
     if (it == body.fields.end() || !it->is_object()) return;
     auto url = it->find("image_url");
-    if (url == it->end() || !url->is_string()) return;
-    const std::string& s = url->get_ref<const std::string&>();
-    auto comma = s.find(',');
-    if (s.rfind("data:", 0) != 0 || comma == std::string::npos) return;
-    auto meta = std::string_view(s).substr(5, comma - 5);
-    if (meta.size() < 7 || meta.substr(meta.size() - 7) != ";base64") return;
-    if (auto bytes = base64_decode(std::string_view(s).substr(comma + 1)))
-        body.files["input_reference"] = {std::move(*bytes), "",
-                                         std::string(meta.substr(0, meta.size() - 7))};
+    if (url == it->end()) return;
+    if (auto upload = upload_from_data_url(*url))
+        body.files["input_reference"] = std::move(*upload);
 }
 
 }  // namespace
+
+std::optional<Upload> upload_from_data_url(const nlohmann::json& value) {
+    if (!value.is_string()) return std::nullopt;
+    const std::string& s = value.get_ref<const std::string&>();
+    auto comma = s.find(',');
+    if (s.rfind("data:", 0) != 0 || comma == std::string::npos) return std::nullopt;
+    auto meta = std::string_view(s).substr(5, comma - 5);
+    if (meta.size() < 7 || meta.substr(meta.size() - 7) != ";base64") return std::nullopt;
+    auto bytes = base64_decode(std::string_view(s).substr(comma + 1));
+    if (!bytes) return std::nullopt;
+    return Upload{std::move(*bytes), "", std::string(meta.substr(0, meta.size() - 7))};
+}
 
 Body parse_body(const httplib::Request& req) {
     Body body;
@@ -71,15 +77,18 @@ Body parse_body(const httplib::Request& req) {
 }
 
 nlohmann::json loggable_fields(const nlohmann::json& fields) {
-    auto out = fields;
-    auto it = out.find("input_reference");
-    if (it != out.end() && it->is_object() && it->contains("image_url") &&
-        (*it)["image_url"].is_string()) {
-        auto& url = (*it)["image_url"].get_ref<std::string&>();
+    // Every long data: URL, wherever the dialect puts it, shortened.
+    if (fields.is_string()) {
+        const auto& url = fields.get_ref<const std::string&>();
         if (url.rfind("data:", 0) == 0 && url.size() > 96)
-            url =
-                url.substr(0, url.find(',') + 1) + "...(" + std::to_string(url.size()) + " chars)";
+            return url.substr(0, url.find(',') + 1) + "...(" + std::to_string(url.size()) +
+                   " chars)";
+        return fields;
     }
+    if (!fields.is_structured()) return fields;
+    auto out = fields;
+    for (auto& item : out.items())
+        item.value() = loggable_fields(item.value());
     return out;
 }
 

@@ -25,6 +25,8 @@ struct Body {
 };
 
 Body parse_body(const httplib::Request& req);
+// A "data:TYPE;base64,..." string as an upload; nothing when it is not one.
+std::optional<Upload> upload_from_data_url(const nlohmann::json& value);
 // The fields as the request log keeps them: long `data:` URLs shortened.
 nlohmann::json loggable_fields(const nlohmann::json& fields);
 

@@ -15,6 +15,28 @@ ApiError video_not_found(const std::string& id) {
     return not_found("video_not_found", "Video with id '" + id + "' not found.");
 }
 
+// A LiteLLM-style id: base64 of where the video lives, ending in "+/8=" so that every id has
+// the three characters a path must escape.
+std::string base64_id(const std::string& hex) {
+    std::string payload = "litellm:custom_llm_provider:mock;model_id:tiny;video_id:video_" + hex;
+    while (payload.size() % 3 != 0)
+        payload += ';';
+    payload += "\xfb\xff";
+    static constexpr char kAlphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    for (size_t i = 0; i < payload.size(); i += 3) {
+        uint32_t n = static_cast<uint8_t>(payload[i]) << 16;
+        if (i + 1 < payload.size()) n |= static_cast<uint8_t>(payload[i + 1]) << 8;
+        if (i + 2 < payload.size()) n |= static_cast<uint8_t>(payload[i + 2]);
+        out += kAlphabet[(n >> 18) & 63];
+        out += kAlphabet[(n >> 12) & 63];
+        out += i + 1 < payload.size() ? kAlphabet[(n >> 6) & 63] : '=';
+        out += i + 2 < payload.size() ? kAlphabet[n & 63] : '=';
+    }
+    return out;
+}
+
 bool contains_word(const std::string& text, const std::string& word) {
     if (word.empty()) return false;
     auto it = std::search(text.begin(), text.end(), word.begin(), word.end(), [](char a, char b) {
@@ -73,7 +95,8 @@ void send_bytes(httplib::Response& res, std::shared_ptr<const void> owner, const
 
 Wire Server::Impl::wire(const Call& c) const {
     Wire w;
-    w.processing_url = c.options->dialect == "processing-url" || c.options->dialect == "new-api";
+    w.dialect = dialect_of(c.options->dialect);
+    w.link_ttl_ms = c.options->link_ttl.count();
     auto host = c.req.get_header_value("Host");
     w.origin = "http://" + (host.empty() ? c.options->host + ":" + std::to_string(port) : host);
     return w;
@@ -81,14 +104,17 @@ Wire Server::Impl::wire(const Call& c) const {
 
 void Server::Impl::answer_created(Call& c, Video v) {
     const Options& o = *c.options;
-    v.id = "video_" + ids.hex(32);
+    const Wire w = wire(c);
+    v.id = w.dialect.base64_ids ? base64_id(ids.hex(32)) : "video_" + ids.hex(32);
     v.created_ms = c.now_ms;
+    if (auto m = o.models.find(v.model); m != o.models.end())
+        v.usd = m->second.usd_per_second * v.seconds;
     v.queue_ms = o.queue_time.count();
     v.gen_ms = o.gen_time.count();
     v.expire_ms = o.expire_after.count();
     v.blocked = contains_word(v.prompt, o.moderation_word);
     c.rec.video_id = v.id;
-    auto body = to_json(v, c.now_ms, wire(c));
+    auto body = to_json(v, c.now_ms, w);
     store.add(std::move(v));
     bool lost = faults.roll(o.lost_rate);
     bool lost_on_reuse =
@@ -101,14 +127,19 @@ void Server::Impl::answer_created(Call& c, Video v) {
         c.res.status = 200;
         return;
     }
-    send_json(c.res, 200, body);
+    // OpenRouter accepts with 202 and the place to poll.
+    send_json(c.res, w.dialect.openrouter ? 202 : 200, body);
 }
 
 void Server::Impl::create(Call& c) {
     int64_t wait =
         limiter.acquire(c.rec.key_hash, c.options->rpm, c.now_ms, c.options->rate_window.count());
     if (wait > 0) return rate_limited(c, wait);
-    auto spec = validate_create(c.body, c.options->models);
+    // The dialect's fields as the reference's; an image sent as a data: URL is logged as a file.
+    std::optional<ApiError> shape = to_reference(dialect_of(c.options->dialect), c.body);
+    if (!shape) record_files(c);
+    auto spec = shape ? tl::expected<CreateSpec, ApiError>(tl::unexpect, *shape)
+                      : validate_create(c.body, c.options->models);
     if (!spec) {
         limiter.release(c.rec.key_hash, c.now_ms);
         return send_error(c.res, spec.error());
@@ -231,7 +262,40 @@ void Server::Impl::content(Call& c) {
     if (state.expired)
         return send_error(
             c.res, not_found("video_expired", "The content of video '" + id + "' has expired."));
-    auto media = this->media.get(v->size, v->seconds);
+    const Wire w = wire(c);
+    if (w.dialect.json_content && variant == "video")
+        // A link to storage instead of the bytes.
+        return send_json(c.res, 200, {{"url", signed_link(w, id, c.now_ms)}});
+    send_media(c, *v, variant);
+}
+
+// GET /v1/files/ID.mp4?expires=MS&sig=HEX: a presigned storage link. It takes no key, and like
+// object storage it refuses a request that brings one besides the signature.
+void Server::Impl::file(Call& c) {
+    std::string id = c.req.matches[1];
+    c.rec.video_id = id;
+    if (c.req.has_header("Authorization"))
+        return send_error(c.res, {400, "invalid_request_error", "credentials_not_allowed", "",
+                                  "Only one auth mechanism allowed: this link is signed, send no "
+                                  "Authorization header."});
+    int64_t expires = 0;
+    std::string text = c.req.get_param_value("expires");
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), expires);
+    if (ec != std::errc{} || end != text.data() + text.size() ||
+        !link_signature_ok(id, expires, c.req.get_param_value("sig")))
+        return send_error(c.res, {403, "invalid_request_error", "signature_mismatch", "",
+                                  "The request signature does not match."});
+    if (c.now_ms > expires)
+        return send_error(
+            c.res, {403, "invalid_request_error", "request_expired", "", "Request has expired."});
+    auto v = store.find(id);
+    if (!v || state_at(*v, c.now_ms).phase != Phase::completed)
+        return send_error(c.res, not_found("no_such_key", "The specified key does not exist."));
+    send_media(c, *v, "video");
+}
+
+void Server::Impl::send_media(Call& c, const Video& v, const std::string& variant) {
+    auto media = this->media.get(v.size, v.seconds);
     if (!media)
         return send_error(c.res, {500, "server_error", "processing_error", "",
                                   "The mock could not render the video: " + media.error()});

@@ -86,6 +86,15 @@ void Server::Impl::pause(Millis d) {
     stop_cv.wait_for(lock, d, [this] { return stopping; });
 }
 
+void record_files(Call& c) {
+    c.rec.files.clear();
+    for (const auto& [name, up] : c.body.files) {
+        auto info = sniff_image(up.bytes);
+        c.rec.files.push_back({name, sha256_hex(up.bytes), info.width, info.height, info.kind,
+                               static_cast<int64_t>(up.bytes.size())});
+    }
+}
+
 void Server::Impl::serve(const httplib::Request& req, httplib::Response& res,
                          void (Impl::*endpoint)(Call&)) {
     Call c{req, res, options(), wall_ms(), {}, {}, {}};
@@ -100,11 +109,7 @@ void Server::Impl::serve(const httplib::Request& req, httplib::Response& res,
     if (req.method == "POST") {
         c.body = parse_body(req);
         c.rec.fields = loggable_fields(c.body.fields);
-        for (const auto& [name, up] : c.body.files) {
-            auto info = sniff_image(up.bytes);
-            c.rec.files.push_back({name, sha256_hex(up.bytes), info.width, info.height, info.kind,
-                                   static_cast<int64_t>(up.bytes.size())});
-        }
+        record_files(c);
     }
     const Options& o = *c.options;
     if (o.slow.count() > 0) pause(o.slow);
@@ -115,8 +120,9 @@ void Server::Impl::serve(const httplib::Request& req, httplib::Response& res,
     } else if (faults.roll(o.fail_rate)) {
         send_error(res, server_error(faults.pick(3)));
         c.rec.fault = "5xx";
-    } else if (c.key.empty() || (!o.keys.empty() &&
-                                 std::find(o.keys.begin(), o.keys.end(), c.key) == o.keys.end())) {
+    } else if (endpoint != &Impl::file &&
+               (c.key.empty() || (!o.keys.empty() && std::find(o.keys.begin(), o.keys.end(),
+                                                               c.key) == o.keys.end()))) {
         send_error(res, {401, "invalid_request_error", "invalid_api_key", "",
                          c.key.empty() ? "You didn't provide an API key: send it in the "
                                          "Authorization header as 'Bearer KEY'."
@@ -134,27 +140,36 @@ void Server::Impl::add_routes(HttpServer& h) {
             serve(req, res, ep);
         };
     };
-    // The reference paths, or with --dialect generations-jobs only that dialect's own: create at
-    // /v1/videos/generations, the rest under /v1/jobs. The other set answers 404.
-    auto in = [this](bool jobs_paths, void (Impl::*ep)(Call&)) {
-        return [this, jobs_paths, ep](const httplib::Request& req, httplib::Response& res) {
-            bool jobs_dialect = options()->dialect == "generations-jobs";
-            serve(req, res, jobs_paths == jobs_dialect ? ep : &Impl::unknown);
+    // The dialect decides which paths exist (mock/dialect.hpp): the reference ones, or with
+    // generations-jobs only its own; openrouter has no list and no remix. With base64 ids an id
+    // whose '/' was not percent-encoded splits the path, and so finds nothing.
+    enum Paths { reference, jobs, reference_no_openrouter };
+    auto in = [this](Paths paths, void (Impl::*ep)(Call&)) {
+        return [this, paths, ep](const httplib::Request& req, httplib::Response& res) {
+            Dialect d = dialect_of(options()->dialect);
+            bool open = paths == jobs ? d.jobs_paths
+                                      : !d.jobs_paths && !(paths != reference && d.openrouter);
+            if (open && d.base64_ids && req.matches.size() > 1) {
+                std::string raw = req.target.substr(0, req.target.find('?'));
+                open = raw.find(req.matches[1].str()) == std::string::npos;
+            }
+            serve(req, res, open ? ep : &Impl::unknown);
         };
     };
-    const std::string id = "([^/]+)";
-    h.Post("/v1/videos/generations", in(true, &Impl::create));
-    h.Get("/v1/jobs", in(true, &Impl::list));
-    h.Get("/v1/jobs/" + id + "/content", in(true, &Impl::content));
-    h.Post("/v1/jobs/" + id + "/remix", in(true, &Impl::remix));
-    h.Get("/v1/jobs/" + id, in(true, &Impl::retrieve));
-    h.Delete("/v1/jobs/" + id, in(true, &Impl::remove));
-    h.Post("/v1/videos", in(false, &Impl::create));
-    h.Get("/v1/videos", in(false, &Impl::list));
-    h.Get("/v1/videos/" + id + "/content", in(false, &Impl::content));
-    h.Post("/v1/videos/" + id + "/remix", in(false, &Impl::remix));
-    h.Get("/v1/videos/" + id, in(false, &Impl::retrieve));
-    h.Delete("/v1/videos/" + id, in(false, &Impl::remove));
+    const std::string id = "(.+)";
+    h.Post("/v1/videos/generations", in(jobs, &Impl::create));
+    h.Get("/v1/jobs", in(jobs, &Impl::list));
+    h.Get("/v1/jobs/" + id + "/content", in(jobs, &Impl::content));
+    h.Post("/v1/jobs/" + id + "/remix", in(jobs, &Impl::remix));
+    h.Get("/v1/jobs/" + id, in(jobs, &Impl::retrieve));
+    h.Delete("/v1/jobs/" + id, in(jobs, &Impl::remove));
+    h.Post("/v1/videos", in(reference, &Impl::create));
+    h.Get("/v1/videos", in(reference_no_openrouter, &Impl::list));
+    h.Get("/v1/videos/" + id + "/content", in(reference, &Impl::content));
+    h.Post("/v1/videos/" + id + "/remix", in(reference_no_openrouter, &Impl::remix));
+    h.Get("/v1/videos/" + id, in(reference, &Impl::retrieve));
+    h.Delete("/v1/videos/" + id, in(reference, &Impl::remove));
+    h.Get("/v1/files/" + id + "\\.mp4", route(&Impl::file));
     h.Get("/v1/models", route(&Impl::list_models));
     h.Get("/v1/models/" + id, route(&Impl::get_model));
     h.Get(".*", route(&Impl::unknown));

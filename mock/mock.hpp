@@ -51,11 +51,12 @@ struct Options {
     double corrupt_rate = 0;
     Millis slow{0};               // delay before every answer
     std::string moderation_word;  // prompts containing it fail with moderation_blocked
-    // "openai"; "new-api" (or "processing-url"): status `processing` instead of `in_progress`,
-    // and completed videos carry `url`, an absolute link to their content endpoint;
-    // "generations-jobs": create at /v1/videos/generations, the rest at /v1/jobs[/{id}[/...]],
-    // and the reference paths answer 404.
+    // As a shipped profile's servers speak (mock/dialect.hpp): "openai", "new-api" (or
+    // "processing-url"), "generations-jobs", "json-content", "openrouter", "litellm".
     std::string dialect = "openai";
+    // How long a signed storage link (json-content, openrouter) works after the read that
+    // gave it; later it answers 403 like an expired presigned URL.
+    Millis link_ttl{10 * 60 * 1000};
     std::string log_file;              // JSON lines of every request; empty = none
     Millis expire_after{3600 * 1000};  // content expiry after completion
     uint64_t seed = 1;

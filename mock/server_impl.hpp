@@ -45,6 +45,7 @@ struct Server::Impl {
     void list(Call& c);
     void remove(Call& c);
     void content(Call& c);
+    void file(Call& c);  // a signed storage link: no key
     void list_models(Call& c);
     void get_model(Call& c);
     void unknown(Call& c);
@@ -52,6 +53,8 @@ struct Server::Impl {
     // A new video from an accepted create or remix, answered (or its answer lost on purpose).
     void answer_created(Call& c, Video v);
     Wire wire(const Call& c) const;
+    // The video's MP4 (or a variant), with the download faults.
+    void send_media(Call& c, const Video& v, const std::string& variant);
 
     mutable std::mutex options_mu;
     std::shared_ptr<const Options> opts;
@@ -71,6 +74,8 @@ struct Server::Impl {
 };
 
 int64_t wall_ms();
+// The uploads of the body into the request log: file parts, and images sent as data: URLs.
+void record_files(Call& c);
 void send_json(httplib::Response& res, int status, const nlohmann::json& body);
 void send_error(httplib::Response& res, const ApiError& e);
 

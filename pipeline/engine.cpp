@@ -13,13 +13,6 @@ constexpr size_t kMaxParallelDownloads = 6;
 // One slow or hostile host never holds every download slot.
 constexpr size_t kMaxDownloadsPerHost = 4;
 
-// scheme://host:port of a URL ("" when it has none).
-std::string origin(const std::string& url) {
-    auto scheme = url.find("://");
-    if (scheme == std::string::npos) return "";
-    return url.substr(0, url.find('/', scheme + 3));
-}
-
 }  // namespace
 
 using namespace engine_detail;
@@ -222,12 +215,16 @@ Commands Engine::tick(TimePoint now) {
         if (!p) continue;
         const protocol::Protocol& proto = *protocol_of(*p);
         job.awaiting = true;
-        if (job.state == State::reconciling) {
+        if (job.state == State::reconciling && !proto.lists(*p)) {
+            // Nothing to look in: sending the create again could make a second video.
+            job.awaiting = false;
+            fail(job, ambiguous_create(job, "cannot be looked for: the provider has no list", {}),
+                 out);
+        } else if (job.state == State::reconciling) {
             job.list_pages = 0;
             out.push_back(SendHttp{id, Purpose::list, proto.list(*p, "", job.key_slot)});
         } else {
-            out.push_back(
-                SendHttp{id, Purpose::poll, proto.status(*p, job.video_id, job.key_slot)});
+            out.push_back(SendHttp{id, Purpose::poll, status_request(job, *p)});
         }
     }
     // Credentials of paused keys, now and then.

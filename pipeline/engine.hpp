@@ -162,6 +162,10 @@ class Engine {
 
     void on_create(Job& job, const HttpResult& r, TimePoint now, Commands& out);
     void on_poll(Job& job, const HttpResult& r, TimePoint now, Commands& out);
+    // The video read again before fetching a link that may have expired.
+    void on_link_refresh(Job& job, const HttpResult& r, TimePoint now, Commands& out);
+    // A poll of the job's video: where the provider said to ask, or the protocol's place.
+    HttpRequest status_request(const Job& job, const ProviderSettings& p) const;
     void on_list(Job& job, const HttpResult& r, TimePoint now, Commands& out);
     void on_check(const std::string& target, const HttpResult& r, TimePoint now, Commands& out);
     void adopt_remix_shape(Job& job, const protocol::Video& v, TimePoint now, Commands& out);

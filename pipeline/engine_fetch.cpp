@@ -59,8 +59,15 @@ void Engine::start_download(Job& job, TimePoint now, Commands& out) {
         return;
     }
     HttpRequest req;
+    if (variant == "video" && !job.result_url.empty() && !job.link_fresh) {
+        // Signed links expire: a link not read just now (a retry, a restart) is read again.
+        job.awaiting = true;
+        out.push_back(SendHttp{job.id, Purpose::poll, status_request(job, p)});
+        return;
+    }
     if (variant == "video" && !job.result_url.empty()) {
         // A dialect's direct link: the shell sends the key only to the provider's own host.
+        job.link_fresh = false;
         req.url = job.result_url;
         req.provider = p.name;
         req.key_slot = job.key_slot;
@@ -79,6 +86,36 @@ void Engine::start_download(Job& job, TimePoint now, Commands& out) {
     d.variant = variant;
     d.request = std::move(req);
     out.push_back(bounded(std::move(d), job.spec, settings_.download));
+}
+
+void Engine::on_link_refresh(Job& job, const HttpResult& r, TimePoint now, Commands& out) {
+    const ProviderSettings* p = provider_or_fail(job, out);
+    if (!p) return;
+    // One look: whatever it says, the fetch goes ahead (and counts) next.
+    job.link_fresh = true;
+    job.next_action = now;
+    auto c = classify(*p, r, false, now, "job=" + job.spec.name, out);
+    auto v = c.cls == protocol::ErrorClass::ok ? protocol_of(*p)->video(r, p->dialect)
+                                               : tl::make_unexpected(protocol::ParseError{c.code});
+    if (!v) {
+        out.push_back(job_log(Log::info, job,
+                              " could not read the video again (" + v.error().message +
+                                  "); fetching the link as it was"));
+        return;
+    }
+    if (v->status == protocol::VideoStatus::failed ||
+        v->status == protocol::VideoStatus::cancelled) {
+        fail_download(job,
+                      JobError::download("expired", "the provider now reports the video as '" +
+                                                        v->status_word + "'"),
+                      out);
+        return;
+    }
+    if (v->expires_at) job.expires = from_ms(*v->expires_at * 1000);
+    if (v->cost_usd) job.reported_cost_usd = v->cost_usd;
+    // No link in the video: it came from the content endpoint, which gives a fresh one.
+    job.result_url = v->result_url;
+    job.link_fresh = !job.result_url.empty();
 }
 
 // The video stays with the provider: the failure names it so that `retry` fetches it again.
@@ -117,13 +154,25 @@ Commands Engine::on_download(const std::string& id, const std::string& variant,
     const ProviderSettings* p = provider_or_fail(job, out);
     if (!p) return out;
     auto c = classify(*p, r.http, false, now, "job=" + job.spec.name, out);
+    const bool signed_link =
+        variant == "video" && !job.result_url.empty() && !p->dialect.url_gets_key;
+    if (signed_link && (c.cls == protocol::ErrorClass::terminal ||
+                        c.cls == protocol::ErrorClass::provider_fatal)) {
+        // A link that carries its own signature refuses because it expired, not because of the
+        // key: the next fetch reads the video again for a new one.
+        c.cls = protocol::ErrorClass::retryable;
+        c.code = "link_refused_" + std::to_string(r.http.status);
+    }
     if (c.cls == protocol::ErrorClass::ok &&
         r.http.content_type.find("json") != std::string::npos) {
-        // Some gateways answer the content endpoint with a link instead of the bytes.
-        HttpResult as_video = r.http;
-        auto v = protocol_of(*p)->video(as_video, p->dialect);
-        if (variant == "video" && v && !v->result_url.empty() && v->result_url != job.result_url) {
-            job.result_url = v->result_url;
+        // Some gateways answer the content endpoint with a link instead of the bytes. It is
+        // followed from the content endpoint only (a link answering a link is a failed fetch),
+        // and the answer does not count as a fetch of the video.
+        std::string link = protocol_of(*p)->content_link(r.http, p->dialect);
+        if (variant == "video" && !link.empty() && job.result_url.empty()) {
+            job.result_url = link;
+            job.link_fresh = true;
+            job.download_attempts = std::max(0, job.download_attempts - 1);
             job.next_action = now;
             return out;
         }

@@ -37,7 +37,21 @@ void Engine::apply_video(Job& job, const protocol::Video& v, const HttpResult& r
     if (!v.id.empty()) job.video_id = v.id;
     job.status_word = v.status_word;
     if (v.progress) job.progress = std::clamp(*v.progress, 0, 100);
-    if (!v.result_url.empty()) job.result_url = v.result_url;
+    if (!v.result_url.empty()) {
+        job.result_url = v.result_url;
+        job.link_fresh = true;
+    }
+    if (!v.poll_url.empty() && v.poll_url != job.poll_url) {
+        // Polled with the key, so only on the provider's own host.
+        const ProviderSettings* p = provider(job);
+        if (p && origin(v.poll_url) == origin(p->base_url))
+            job.poll_url = v.poll_url;
+        else
+            out.push_back(job_log(Log::warn, job,
+                                  " ignores polling_url " + origin(v.poll_url) +
+                                      ": not the provider's host, and polls carry the key"));
+    }
+    if (v.cost_usd) job.reported_cost_usd = v.cost_usd;
     if (v.expires_at) job.expires = from_ms(*v.expires_at * 1000);
     if (!job.spec.remix_of.empty()) adopt_remix_shape(job, v, now, out);
     State before = job.state;
@@ -91,7 +105,14 @@ void Engine::apply_video(Job& job, const protocol::Video& v, const HttpResult& r
     // A state change wrote the record already; a new video id alone is written here.
     if (new_id && before == job.state) out.push_back(Persist{job});
 }
+HttpRequest Engine::status_request(const Job& job, const ProviderSettings& p) const {
+    HttpRequest req = protocol_of(p)->status(p, job.video_id, job.key_slot);
+    if (!job.poll_url.empty()) req.url = job.poll_url;
+    return req;
+}
+
 void Engine::on_poll(Job& job, const HttpResult& r, TimePoint now, Commands& out) {
+    if (job.state == State::downloading) return on_link_refresh(job, r, now, out);
     const ProviderSettings* pp = provider_or_fail(job, out);
     if (!pp) return;
     const ProviderSettings& p = *pp;

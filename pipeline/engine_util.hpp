@@ -19,6 +19,13 @@ inline Log log(Log::Level level, std::string text) {
     return Log{level, std::move(text), {}, {}, {}, {}};
 }
 
+// scheme://host:port of a URL ("" when it has none).
+inline std::string origin(const std::string& url) {
+    auto scheme = url.find("://");
+    if (scheme == std::string::npos) return "";
+    return url.substr(0, url.find('/', scheme + 3));
+}
+
 inline bool contains(const std::vector<std::string>& v, const std::string& s) {
     return std::find(v.begin(), v.end(), s) != v.end();
 }

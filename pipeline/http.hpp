@@ -17,12 +17,21 @@ struct FormPart {
     std::string content_type;  // for a file part
 };
 
+// A file the shell puts into a JSON body as a base64 data: URL, at a JSON pointer
+// ("/input_reference", "/frame_images/0/image_url/url"): the core never reads files.
+struct EmbeddedFile {
+    std::string pointer;
+    std::string file_path;
+    std::string content_type;
+};
+
 struct HttpRequest {
     std::string method = "GET";
     std::string url;                                           // absolute
     std::vector<std::pair<std::string, std::string>> headers;  // never credentials
     std::string body;                                          // JSON body, when not multipart
     std::vector<FormPart> form;                                // non-empty: multipart/form-data
+    std::vector<EmbeddedFile> embed;                           // into `body`, before sending
     // Credentials are added by the shell for this key slot of the provider's pool, and only when
     // the URL is on the provider's own host (never to a CDN link).
     std::string provider;

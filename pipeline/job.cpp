@@ -160,6 +160,7 @@ void to_json(nlohmann::json& j, const Job& job) {
          {"status_word", job.status_word},
          {"progress", job.progress},
          {"result_url", job.result_url},
+         {"poll_url", job.poll_url},
          {"request_ids", job.request_ids},
          {"discovered", to_ms(job.discovered)},
          {"submit_sent", to_ms(job.submit_sent)},
@@ -180,6 +181,8 @@ void to_json(nlohmann::json& j, const Job& job) {
          {"list_pages", job.list_pages},
          {"reconcile_passes", job.reconcile_passes},
          {"cost_usd", job.cost_usd},
+         {"reported_cost_usd",
+          job.reported_cost_usd ? nlohmann::json(*job.reported_cost_usd) : nlohmann::json()},
          {"charged", job.charged},
          {"variants_done", job.variants_done},
          {"variants_missing", job.variants_missing},
@@ -203,6 +206,7 @@ void from_json(const nlohmann::json& j, Job& job) {
     job.status_word = j.value("status_word", "");
     job.progress = j.value("progress", 0);
     job.result_url = j.value("result_url", "");
+    job.poll_url = j.value("poll_url", "");
     job.request_ids = j.value("request_ids", std::vector<std::string>{});
     job.discovered = at("discovered");
     job.submit_sent = at("submit_sent");
@@ -223,6 +227,8 @@ void from_json(const nlohmann::json& j, Job& job) {
     job.list_pages = j.value("list_pages", 0);
     job.reconcile_passes = j.value("reconcile_passes", 0);
     job.cost_usd = j.value("cost_usd", 0.0);
+    if (auto c = j.find("reported_cost_usd"); c != j.end() && c->is_number())
+        job.reported_cost_usd = c->get<double>();
     job.charged = j.value("charged", false);
     job.variants_done = j.value("variants_done", std::vector<std::string>{});
     job.variants_missing = j.value("variants_missing", std::vector<std::string>{});

@@ -75,6 +75,10 @@ struct Job {
     std::string status_word;  // as the provider last said it
     int progress = 0;
     std::string result_url;  // a dialect's direct link, when given
+    std::string poll_url;    // where the provider said to poll, when it named a place
+    // Whether result_url was read just now: a link is used once as read; a later fetch (a retry,
+    // a restart) reads the video again first, since signed links expire. Runtime only.
+    bool link_fresh = false;
     std::vector<std::string> request_ids;
 
     TimePoint discovered{}, submit_sent{}, submitted{}, progress_seen{}, completed{}, delivered{};
@@ -92,7 +96,8 @@ struct Job {
     int list_pages = 0;
     int reconcile_passes = 0;  // lists that did not show the video; two in a row prove it absent
 
-    double cost_usd = 0;  // estimated, reserved in the ledger at submit
+    double cost_usd = 0;                      // estimated, reserved in the ledger at submit
+    std::optional<double> reported_cost_usd;  // what the provider said it billed, when it did
     bool charged = false;
 
     std::vector<std::string> variants_done;     // downloaded into outbox/.tmp ("video" first)

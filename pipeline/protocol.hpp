@@ -47,6 +47,8 @@ struct Video {
     std::string model, size, prompt, remixed_from;
     std::optional<int> seconds;
     std::string result_url;  // where to fetch it, when the provider gives a direct link
+    std::string poll_url;    // where to ask for it, when the provider names a place (202 answers)
+    std::optional<double> cost_usd;  // what the provider says it billed (usage.cost)
     std::optional<ProviderError> error;
     nlohmann::json raw = nlohmann::json::object();  // unknown fields kept
 };
@@ -87,6 +89,9 @@ class Protocol {
     virtual HttpRequest create(const ProviderSettings& p, const JobSpec& job, int slot) const = 0;
     virtual HttpRequest status(const ProviderSettings& p, const std::string& video_id,
                                int slot) const = 0;
+    // Whether the provider has a list to look for a lost create in; without one an ambiguous
+    // create cannot be reconciled.
+    virtual bool lists(const ProviderSettings& p) const = 0;
     // The newest videos, from after `after` ("" = the start); used to find a lost create.
     virtual HttpRequest list(const ProviderSettings& p, const std::string& after,
                              int slot) const = 0;
@@ -101,6 +106,8 @@ class Protocol {
     virtual tl::expected<Video, ParseError> video(const HttpResult& r, const Dialect& d) const = 0;
     virtual tl::expected<VideoList, ParseError> videos(const HttpResult& r,
                                                        const Dialect& d) const = 0;
+    // The link a content endpoint answered with instead of the bytes, or "".
+    virtual std::string content_link(const HttpResult& r, const Dialect& d) const = 0;
     // Whether a listed video is the one this job's create (sent at `sent_at`) made.
     virtual bool matches(const Video& v, const JobSpec& job, TimePoint sent_at,
                          Millis window) const = 0;

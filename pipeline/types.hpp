@@ -49,10 +49,17 @@ enum class CreateEncoding {
     auto_
 };  // auto_: JSON without an image, multipart with one
 enum class DurationField { seconds_string, seconds_int, duration_int };
-enum class SizeField { size, width_height };
+// How the job's size goes out: "size": "1280x720"; "width" and "height" integers; or
+// "aspect_ratio": "16:9" with "resolution": "720p" (the short side).
+enum class SizeField { size, width_height, aspect_resolution };
+// How a reference image goes out: a multipart file part; a data: URL in a JSON field; or a JSON
+// array of frames, [{"type":"image_url","image_url":{"url":DATA},"frame_type":"first_frame"}].
+enum class ImageField { file, data_url, frame_images };
 
 // Where each request goes, under base_url. "{id}" stands for the video id, kept exactly as the
 // provider returned it and percent-encoded as one path segment (':', '/', '+', '=' included).
+// An empty `list` says the provider has none: a create whose answer is lost cannot be looked
+// for, so it fails as ambiguous instead of being sent again.
 struct ApiPaths {
     std::string create = "/videos";
     std::string get = "/videos/{id}";
@@ -70,6 +77,11 @@ struct Dialect {
     CreateEncoding encoding = CreateEncoding::multipart;
     DurationField duration = DurationField::seconds_string;
     SizeField size = SizeField::size;
+    ImageField image = ImageField::file;
+    std::string image_field = "input_reference";  // the file part's or the JSON field's name
+    // Where a finished video's link is in the video object, as a path ("url",
+    // "output.videos[0].url", "urls[0]"); empty: the first of the places gateways are known to use.
+    std::string result_field;
     // Extra status words, on top of the built-in table (case-insensitive).
     std::vector<std::string> queued_words, running_words, completed_words, failed_words;
     // Whether a result URL found in the video object may be sent the API key (same host only

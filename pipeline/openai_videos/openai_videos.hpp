@@ -6,6 +6,8 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "pipeline/protocol.hpp"
 
@@ -36,6 +38,15 @@ HttpRequest build_content(const ProviderSettings& p, const std::string& video_id
 HttpRequest build_delete(const ProviderSettings& p, const std::string& video_id, int slot);
 HttpRequest build_models(const ProviderSettings& p, int slot);
 
+// One step of a field path: an object key, or an array index.
+struct PathStep {
+    std::string key;
+    size_t index = 0;
+    bool is_index = false;
+};
+// "output.videos[0].url" as steps; nullopt when it is not such a path (the config's check).
+std::optional<std::vector<PathStep>> parse_field_path(std::string_view path);
+
 // Percent-encodes an opaque id as one path segment.
 std::string encode_path_segment(std::string_view id);
 
@@ -43,6 +54,9 @@ std::string encode_path_segment(std::string_view id);
 // what arrived.
 tl::expected<Video, ParseError> parse_video(const HttpResult& r, const Dialect& d);
 tl::expected<VideoList, ParseError> parse_list(const HttpResult& r, const Dialect& d);
+// A content endpoint's JSON answer with a link instead of the bytes ({"url": ...}, or any place
+// a video's link may be); "" when it has none.
+std::string parse_content_link(const HttpResult& r, const Dialect& d);
 // Both error shapes: {"error":{...}} and new-api's top-level {"code","message","data"}.
 std::optional<ProviderError> parse_error(const HttpResult& r);
 

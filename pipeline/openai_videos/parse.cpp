@@ -129,7 +129,33 @@ const json* at_path(const json& root,
     return cur;
 }
 
-std::string result_url_of(const json& v) {
+// A path read from the dialect: "url", "metadata.url", "output.videos[0].url", "urls[0]".
+const json* at_text_path(const json& root, std::string_view path) {
+    auto steps = parse_field_path(path);
+    if (!steps) return nullptr;
+    const json* cur = &root;
+    for (const auto& step : *steps) {
+        if (step.is_index) {
+            if (!cur->is_array() || cur->size() <= step.index) return nullptr;
+            cur = &(*cur)[step.index];
+        } else {
+            if (!cur->is_object()) return nullptr;
+            auto it = cur->find(step.key);
+            if (it == cur->end()) return nullptr;
+            cur = &*it;
+        }
+    }
+    return cur;
+}
+
+std::string result_url_of(const json& v, const Dialect& d) {
+    auto usable = [](const json* c) {
+        return c && c->is_string() && !c->get_ref<const std::string&>().empty();
+    };
+    if (!d.result_field.empty()) {
+        const json* c = at_text_path(v, d.result_field);
+        return usable(c) ? c->get<std::string>() : "";
+    }
     const json* candidates[] = {
         at_path(v, {"url"}),
         at_path(v, {"video_url"}),
@@ -139,8 +165,7 @@ std::string result_url_of(const json& v) {
         at_path(v, {"urls", size_t{0}}),
     };
     for (const json* c : candidates)
-        if (c && c->is_string() && !c->get_ref<const std::string&>().empty())
-            return c->get<std::string>();
+        if (usable(c)) return c->get<std::string>();
     return "";
 }
 
@@ -238,13 +263,46 @@ tl::expected<Video, ParseError> video_from(const json& top, const Dialect& d) {
     auto secs = get_number(o, "seconds");
     if (!secs) secs = get_number(o, "duration");
     if (secs && *secs >= 0 && *secs < 1e6) v.seconds = static_cast<int>(std::lround(*secs));
-    v.result_url = result_url_of(o);
+    v.result_url = result_url_of(o, d);
+    v.poll_url = get_string(o, "polling_url").value_or("");
+    if (const json* cost = at_path(o, {"usage", "cost"}))
+        if (auto usd = number_from(*cost); usd && *usd >= 0 && *usd < 1e6) v.cost_usd = usd;
     if (auto it = o.find("error"); it != o.end()) v.error = error_from(*it);
     v.raw = o;
     return v;
 }
 
 }  // namespace
+
+std::optional<std::vector<PathStep>> parse_field_path(std::string_view path) {
+    std::vector<PathStep> steps;
+    size_t i = 0;
+    auto is_name = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-';
+    };
+    while (i < path.size()) {
+        size_t start = i;
+        while (i < path.size() && is_name(path[i]))
+            ++i;
+        if (i == start) return std::nullopt;  // an empty key
+        steps.push_back(PathStep{std::string(path.substr(start, i - start)), 0, false});
+        while (i < path.size() && path[i] == '[') {
+            size_t close = path.find(']', i);
+            if (close == std::string_view::npos || close == i + 1) return std::nullopt;
+            size_t n = 0;
+            auto [end, ec] = std::from_chars(path.data() + i + 1, path.data() + close, n);
+            if (ec != std::errc{} || end != path.data() + close || n > 1000) return std::nullopt;
+            steps.push_back(PathStep{"", n, true});
+            i = close + 1;
+        }
+        if (i == path.size()) break;
+        if (path[i] != '.' || i + 1 == path.size()) return std::nullopt;
+        ++i;
+    }
+    if (steps.empty()) return std::nullopt;
+    return steps;
+}
 
 // ---- responses ----
 
@@ -286,6 +344,16 @@ tl::expected<VideoList, ParseError> parse_list(const HttpResult& r, const Dialec
     // Pagination must go on past an item we could not parse.
     if (list.last_id.empty()) list.last_id = last_seen_id;
     return list;
+}
+
+std::string parse_content_link(const HttpResult& r, const Dialect& d) {
+    auto j = body_json(r);
+    if (!j || !j->is_object()) return "";
+    const json* o = &*j;
+    if (auto data = j->find("data"); data != j->end() && data->is_object()) o = &*data;
+    std::string link = result_url_of(*o, d);
+    if (link.empty() && !d.result_field.empty()) link = result_url_of(*o, Dialect{});
+    return link;
 }
 
 std::optional<ProviderError> parse_error(const HttpResult& r) {

@@ -20,6 +20,7 @@ class OpenAiVideos final : public protocol::Protocol {
                        int slot) const override {
         return build_retrieve(p, video_id, slot);
     }
+    bool lists(const ProviderSettings& p) const override { return !p.dialect.paths.list.empty(); }
     HttpRequest list(const ProviderSettings& p, const std::string& after, int slot) const override {
         return build_list(p, kListPage, after, slot);
     }
@@ -40,6 +41,9 @@ class OpenAiVideos final : public protocol::Protocol {
     tl::expected<VideoList, ParseError> videos(const HttpResult& r,
                                                const Dialect& d) const override {
         return parse_list(r, d);
+    }
+    std::string content_link(const HttpResult& r, const Dialect& d) const override {
+        return parse_content_link(r, d);
     }
     bool matches(const Video& v, const JobSpec& job, TimePoint sent_at,
                  Millis window) const override {

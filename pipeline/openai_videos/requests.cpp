@@ -1,5 +1,7 @@
 // The reference protocol's requests: create, remix, retrieve, list, content, delete, models.
+#include <algorithm>
 #include <string_view>
+#include <utility>
 
 #include "pipeline/openai_videos/openai_videos.hpp"
 #include "pipeline/openai_videos/text.hpp"
@@ -76,13 +78,25 @@ std::string encode_path_segment(std::string_view id) {
     return out;
 }
 
+// "16:9" and "720p" for 1280x720: the ratio in lowest terms and the short side.
+std::pair<std::string, std::string> aspect_and_resolution(Size s) {
+    int a = s.width, b = s.height;
+    while (b != 0)
+        a = std::exchange(b, a % b);
+    const int g = a > 0 ? a : 1;
+    return {std::to_string(s.width / g) + ":" + std::to_string(s.height / g),
+            std::to_string(std::min(s.width, s.height)) + "p"};
+}
+
 HttpRequest build_create(const ProviderSettings& p, const JobSpec& job, int slot) {
     HttpRequest r = request(p, "POST", url_of(p, p.dialect.paths.create), slot);
     const Dialect& d = p.dialect;
     bool has_image = !job.image.empty();
-    // A file cannot travel in a JSON body (JSON wants an image URL or file id), so a job with a
-    // reference image goes as multipart whatever the dialect prefers.
-    bool multipart = d.encoding == CreateEncoding::multipart || has_image;
+    // A file part needs multipart; a data: URL or a frame list needs JSON. Without an image the
+    // dialect's encoding decides.
+    bool multipart =
+        has_image ? d.image == ImageField::file : d.encoding == CreateEncoding::multipart;
+    const auto [aspect, resolution] = aspect_and_resolution(job.size);
 
     if (multipart) {
         auto field = [&](std::string name, std::string value) {
@@ -92,15 +106,21 @@ HttpRequest build_create(const ProviderSettings& p, const JobSpec& job, int slot
         if (!job.model.empty()) field("model", job.model);
         field(d.duration == DurationField::duration_int ? "duration" : "seconds",
               std::to_string(job.seconds));
-        if (d.size == SizeField::width_height) {
-            field("width", std::to_string(job.size.width));
-            field("height", std::to_string(job.size.height));
-        } else {
-            field("size", to_string(job.size));
+        switch (d.size) {
+            case SizeField::size:
+                field("size", to_string(job.size));
+                break;
+            case SizeField::width_height:
+                field("width", std::to_string(job.size.width));
+                field("height", std::to_string(job.size.height));
+                break;
+            case SizeField::aspect_resolution:
+                field("aspect_ratio", aspect);
+                field("resolution", resolution);
+                break;
         }
         if (has_image)
-            r.form.push_back(
-                FormPart{"input_reference", "", job.image, image_content_type(job.image)});
+            r.form.push_back(FormPart{d.image_field, "", job.image, image_content_type(job.image)});
         return r;
     }
 
@@ -118,11 +138,33 @@ HttpRequest build_create(const ProviderSettings& p, const JobSpec& job, int slot
             body["duration"] = job.seconds;
             break;
     }
-    if (d.size == SizeField::width_height) {
-        body["width"] = job.size.width;
-        body["height"] = job.size.height;
-    } else {
-        body["size"] = to_string(job.size);
+    switch (d.size) {
+        case SizeField::size:
+            body["size"] = to_string(job.size);
+            break;
+        case SizeField::width_height:
+            body["width"] = job.size.width;
+            body["height"] = job.size.height;
+            break;
+        case SizeField::aspect_resolution:
+            body["aspect_ratio"] = aspect;
+            body["resolution"] = resolution;
+            break;
+    }
+    if (has_image) {
+        // The shell puts the file in as a data: URL where the pointer says.
+        // image_field is a name or a dotted path of names ("input_reference.image_url").
+        std::string pointer = "/" + d.image_field;
+        std::replace(pointer.begin(), pointer.end(), '.', '/');
+        if (d.image == ImageField::frame_images) {
+            body[json::json_pointer(pointer)] = json::array({{{"type", "image_url"},
+                                                              {"image_url", {{"url", ""}}},
+                                                              {"frame_type", "first_frame"}}});
+            pointer += "/0/image_url/url";
+        } else {
+            body[json::json_pointer(pointer)] = "";
+        }
+        r.embed.push_back(EmbeddedFile{pointer, job.image, image_content_type(job.image)});
     }
     set_json_body(r, body);
     return r;

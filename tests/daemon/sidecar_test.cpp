@@ -108,7 +108,12 @@ TEST_CASE("the sidecar has the documented shape", "[delivery]") {
           {"completed", "2026-11-22T10:01:01.234Z"},
           {"delivered", "2026-11-22T10:01:10.000Z"}}},
         {"attempts", {{"submit", 1}, {"download", 2}, {"polls", 4}}},
-        {"cost", {{"usd", 0.8}, {"usd_per_second", 0.1}, {"seconds", 8}, {"estimated", true}}},
+        {"cost",
+         {{"usd", 0.8},
+          {"usd_per_second", 0.1},
+          {"seconds", 8},
+          {"estimated", true},
+          {"reported_usd", nullptr}}},
         {"file", {{"name", "cat-piano-2.mp4"}, {"bytes", 3772816}, {"sha256", "def456"}}},
         {"media",
          {{"container", "mp4"},
@@ -139,7 +144,17 @@ TEST_CASE("a sidecar without image, audio or remix source says null there", "[de
     CHECK(s["media"]["video"]["fps"] == 29.97);
     CHECK(s["provider"]["remixed_from"] == "video_000");
     CHECK(s["variants"] == json::object());
-    CHECK(s["cost"].dump() == R"({"estimated":true,"seconds":12,"usd":1.2,"usd_per_second":0.1})");
+    CHECK(s["cost"].dump() ==
+          R"({"estimated":true,"reported_usd":null,"seconds":12,"usd":1.2,"usd_per_second":0.1})");
+}
+
+TEST_CASE("the cost a provider reported stands beside the estimate", "[delivery]") {
+    auto job = delivered_job();
+    job.reported_cost_usd = 0.7512345678;
+    json s = vd::make_sidecar(job, "cat", vd::from_ms(k20261122T10), "0.1.0");
+    CHECK(s["cost"]["usd"] == 0.8);  // the estimate, which the budget counts
+    CHECK(s["cost"]["reported_usd"] == 0.751235);
+    CHECK(s["cost"]["estimated"] == true);
 }
 
 TEST_CASE("the sidecar and error file have no field that could carry a secret", "[delivery]") {
