@@ -214,6 +214,40 @@ TEST_CASE("an expired signed link is read again before the next fetch, never fet
     }
 }
 
+TEST_CASE("a signed link that refuses is a failed fetch read anew, not a bad key", "[profiles]") {
+    auto o = mock_options();
+    o.dialect = "openrouter";
+    o.link_ttl = Millis{-60000};  // every link is handed out already expired
+    mock::Server server(o);
+    server.start();
+    Spool s;
+    s.drop("fog.json", R"({"prompt": "fog on a lake"})");
+    auto cfg = config_for(s, server.base_url(), "openrouter");
+    std::ofstream(cfg, std::ios::app)
+        << "[verify]\nmax_download_attempts = 3\ndownload_backoff = \"200ms\"\n";
+    auto run = once(cfg);
+    INFO(run.output);
+    CHECK(run.code != 0);
+    auto error = read_json(s.failed() / "fog.error.json");
+    CHECK(error["error"]["stage"] == "download");
+    CHECK(error["error"]["code"] == "link_refused_403");
+    CHECK_THAT(error["error"]["message"].get<std::string>(), Catch::Contains("fetch 3 of 3"));
+    CHECK(run.output.find("paused") == std::string::npos);  // the key was never in question
+    size_t fetches = 0, reads_between = 0;
+    bool fetched = false;
+    for (const auto& r : server.requests()) {
+        if (r.path.rfind("/v1/files/", 0) == 0) {
+            ++fetches;
+            fetched = true;
+        } else if (fetched && r.method == "GET" && r.path.rfind("/v1/videos/", 0) == 0) {
+            ++reads_between;  // the video read again for a new link
+            fetched = false;
+        }
+    }
+    CHECK(fetches == 3);
+    CHECK(reads_between == 2);
+}
+
 TEST_CASE("the generations-jobs profile never touches the reference paths", "[profiles]") {
     auto o = mock_options();
     o.dialect = "generations-jobs";
