@@ -22,4 +22,13 @@ std::string key_hash(std::string_view key) {
     return key.empty() ? std::string() : sha256_hex(key).substr(0, 12);
 }
 
+std::string base64(std::string_view data) {
+    std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                            reinterpret_cast<const unsigned char*>(data.data()),
+                            static_cast<int>(data.size()));
+    out.resize(static_cast<size_t>(n));
+    return out;
+}
+
 }  // namespace vd::mock

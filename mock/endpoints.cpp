@@ -3,6 +3,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "mock/digest.hpp"
 #include "mock/server_impl.hpp"
 #include "mock/validate.hpp"
 
@@ -22,19 +23,7 @@ std::string base64_id(const std::string& hex) {
     while (payload.size() % 3 != 0)
         payload += ';';
     payload += "\xfb\xff";
-    static constexpr char kAlphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    for (size_t i = 0; i < payload.size(); i += 3) {
-        uint32_t n = static_cast<uint8_t>(payload[i]) << 16;
-        if (i + 1 < payload.size()) n |= static_cast<uint8_t>(payload[i + 1]) << 8;
-        if (i + 2 < payload.size()) n |= static_cast<uint8_t>(payload[i + 2]);
-        out += kAlphabet[(n >> 18) & 63];
-        out += kAlphabet[(n >> 12) & 63];
-        out += i + 1 < payload.size() ? kAlphabet[(n >> 6) & 63] : '=';
-        out += i + 2 < payload.size() ? kAlphabet[n & 63] : '=';
-    }
-    return out;
+    return base64(payload);
 }
 
 bool contains_word(const std::string& text, const std::string& word) {

@@ -6,9 +6,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
-#include <initializer_list>
 #include <string_view>
-#include <variant>
 
 namespace vd::openai_videos {
 
@@ -110,27 +108,9 @@ std::optional<int64_t> get_time(const json& o, const char* key) {
     return t > 100'000'000'000 ? t / 1000 : t;
 }
 
-// Walks a path of object keys and array indices; null when any step is missing.
-const json* at_path(const json& root,
-                    std::initializer_list<std::variant<const char*, size_t>> path) {
-    const json* cur = &root;
-    for (const auto& step : path) {
-        if (auto* key = std::get_if<const char*>(&step)) {
-            if (!cur->is_object()) return nullptr;
-            auto it = cur->find(*key);
-            if (it == cur->end()) return nullptr;
-            cur = &*it;
-        } else {
-            size_t i = std::get<size_t>(step);
-            if (!cur->is_array() || cur->size() <= i) return nullptr;
-            cur = &(*cur)[i];
-        }
-    }
-    return cur;
-}
-
-// A path read from the dialect: "url", "metadata.url", "output.videos[0].url", "urls[0]".
-const json* at_text_path(const json& root, std::string_view path) {
+// The value at a field path ("url", "metadata.url", "output.videos[0].url", "urls[0]"); null
+// when any step is missing.
+const json* at_path(const json& root, std::string_view path) {
     auto steps = parse_field_path(path);
     if (!steps) return nullptr;
     const json* cur = &root;
@@ -153,19 +133,12 @@ std::string result_url_of(const json& v, const Dialect& d) {
         return c && c->is_string() && !c->get_ref<const std::string&>().empty();
     };
     if (!d.result_field.empty()) {
-        const json* c = at_text_path(v, d.result_field);
+        const json* c = at_path(v, d.result_field);
         return usable(c) ? c->get<std::string>() : "";
     }
-    const json* candidates[] = {
-        at_path(v, {"url"}),
-        at_path(v, {"video_url"}),
-        at_path(v, {"metadata", "url"}),
-        at_path(v, {"outputs", "video_url"}),
-        at_path(v, {"output", "videos", size_t{0}, "url"}),
-        at_path(v, {"urls", size_t{0}}),
-    };
-    for (const json* c : candidates)
-        if (usable(c)) return c->get<std::string>();
+    for (const char* known : {"url", "video_url", "metadata.url", "outputs.video_url",
+                              "output.videos[0].url", "urls[0]"})
+        if (const json* c = at_path(v, known); usable(c)) return c->get<std::string>();
     return "";
 }
 
@@ -265,7 +238,7 @@ tl::expected<Video, ParseError> video_from(const json& top, const Dialect& d) {
     if (secs && *secs >= 0 && *secs < 1e6) v.seconds = static_cast<int>(std::lround(*secs));
     v.result_url = result_url_of(o, d);
     v.poll_url = get_string(o, "polling_url").value_or("");
-    if (const json* cost = at_path(o, {"usage", "cost"}))
+    if (const json* cost = at_path(o, "usage.cost"))
         if (auto usd = number_from(*cost); usd && *usd >= 0 && *usd < 1e6) v.cost_usd = usd;
     if (auto it = o.find("error"); it != o.end()) v.error = error_from(*it);
     v.raw = o;
