@@ -38,6 +38,9 @@ std::vector<Example> examples() {
          "prompt = \"Waves on a quiet beach at sunrise\"\naspect = \"9:16\"\n"
          "variants = [\"thumbnail\", \"spritesheet\"]\n\n[meta]\ncampaign = \"summer\"\ntake = 3\n",
          "TOML with aspect, variants and meta"},
+        {"harbor-stream.json",
+         R"({"prompt": "Fishing boats leaving the harbor at dawn", "provider": "studio"})",
+         "a chat-completions (chat-sse) provider: one streamed answer"},
         {"forbidden-scene.json", R"({"prompt": "A forbidden scene the provider refuses"})",
          "refused by the provider's moderation"},
         {"broken.json", R"({"prompt": "a manifest with a missing brace")", "malformed JSON"},
@@ -60,6 +63,12 @@ Config demo_config(const std::string& dir, const std::string& base_url) {
     p.core.max_in_flight = 8;
     p.core.models["sora-2"] = ModelSpec{"sora-2", {4, 8, 12}, {"720x1280", "1280x720"}, 0.10};
     cfg.providers["mock"] = p;
+    // A second provider speaking the chat-completions streaming protocol (sora2api-style), on
+    // the same mock.
+    ProviderConfig chat = p;
+    chat.core.name = "studio";
+    chat.core.protocol = "chat-sse";
+    cfg.providers["studio"] = chat;
     cfg.intake.settle = Millis{100};
     cfg.polling.min_interval = Millis{250};
     cfg.polling.max_interval = Millis{2000};
@@ -179,6 +188,7 @@ void add_demo(CLI::App& app, Globals& g, int& rc) {
         DaemonSetup setup;
         setup.config = cfg;
         setup.keys["mock"] = {"demo-key"};
+        setup.keys["studio"] = {"demo-key"};
         setup.mode = RunMode::drain;
         setup.on_finished = [&finished](const Job& job) { finished.push_back(job); };
         RunSummary summary;
@@ -213,7 +223,7 @@ void add_demo(CLI::App& app, Globals& g, int& rc) {
             "Next: cd %s && videodrop status (its videodrop.toml serves the folder with "
             "the built-in mock)\n",
             dir->c_str());
-        rc = (run_rc == 0 || run_rc == 3) && summary.delivered == 4 ? kOk : kFatal;
+        rc = (run_rc == 0 || run_rc == 3) && summary.delivered == 5 ? kOk : kFatal;
     });
 }
 

@@ -133,7 +133,8 @@ void add_mock_server(CLI::App& app, Globals&, int& rc) {
                     "/v1/videos/generations, then /v1/jobs/{id}); json-content (integer "
                     "`duration`, content answers JSON with a signed link); openrouter (202 + "
                     "polling_url, aspect_ratio + resolution, urls[], usage.cost, no list); "
-                    "litellm (base64 ids)")
+                    "litellm (base64 ids); chat-sse (/v1/models lists the chat model names; "
+                    "POST /v1/chat/completions streams a job in every dialect)")
         ->check(CLI::IsMember(mock::dialect_names()))
         ->capture_default_str();
     cmd->add_option("--model", f->models,

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "config/hooks_config.hpp"
 #include "config/provider_config.hpp"
 #include "config/toml_reader.hpp"
 #include "config/wording.hpp"
@@ -193,6 +194,7 @@ tl::expected<Config, std::string> parse_config(std::string_view toml, const std:
     if (const auto* t = top.read_table("download")) read_download(*t, cfg.download, errors);
     if (const auto* t = top.read_table("log")) read_log(*t, cfg.log, errors);
     if (const auto* t = top.read_table("metrics")) read_metrics(*t, cfg.metrics_textfile, errors);
+    if (const auto* t = top.read_table("hooks")) read_hooks(*t, cfg.hooks, errors);
     top.finish();
 
     if (!errors.lines.empty()) return tl::unexpected(errors.joined());

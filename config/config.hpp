@@ -52,6 +52,23 @@ struct IntakeSettings {
     int64_t max_manifest_bytes = 1024 * 1024;
 };
 
+// [hooks]: what runs when a job ends. Every terminal outcome (delivered, failed, cancelled,
+// rejected at intake) fires once: the argv of on_delivered or on_failed, run without a shell,
+// and a POST of the sidecar or error JSON to webhook_url.
+struct HooksConfig {
+    std::vector<std::string> on_delivered;  // argv; "{name}", "{sidecar}", "{error}", "{mp4}"
+    std::vector<std::string> on_failed;
+    Millis timeout{30000};  // a hook running longer is killed (its process group)
+    int max_running = 4;    // hooks at once; the others wait
+    std::string webhook_url;
+    // The HMAC-SHA256 key signing each webhook body, from a variable or a file (never the config
+    // itself, which is not a secret); empty: unsigned.
+    std::string webhook_secret_env;
+    std::string webhook_secret_file;
+    int webhook_attempts = 10;  // POSTs of one notification before it is given up (and logged)
+    bool any() const { return !on_delivered.empty() || !on_failed.empty() || !webhook_url.empty(); }
+};
+
 struct LogSettings {
     std::string level = "info";   // trace, debug, info, warn, error
     std::string format = "text";  // text, json
@@ -70,6 +87,7 @@ struct Config {
     DownloadSettings download;
     LogSettings log;
     std::string metrics_textfile;
+    HooksConfig hooks;
 
     // What the pure core needs. Each provider's key_count is its core.key_count: 1 after parsing
     // (keys are not read then); the daemon sets it to the size of load_keys' result.
@@ -99,5 +117,8 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 inline constexpr const char* kDefaultKeyEnv = "OPENAI_API_KEY";
 tl::expected<std::vector<std::string>, std::string> load_keys(const ProviderConfig& p,
                                                               const EnvLookup& env);
+// The webhook's signing key (empty when none is configured); an error names where it looked.
+tl::expected<std::string, std::string> load_webhook_secret(const HooksConfig& h,
+                                                           const EnvLookup& env);
 
 }  // namespace vd

@@ -48,9 +48,15 @@ tl::expected<Config, std::string> load_config(const std::string& path) {
                               "[providers.NAME] table with base_url and its models (see "
                               "videodrop.example.toml)");
     fs::path base = fs::absolute(path, ec).parent_path();
-    for (std::string* p : {&cfg->paths.inbox, &cfg->paths.outbox, &cfg->paths.failed,
-                           &cfg->paths.state, &cfg->metrics_textfile})
+    for (std::string* p :
+         {&cfg->paths.inbox, &cfg->paths.outbox, &cfg->paths.failed, &cfg->paths.state,
+          &cfg->metrics_textfile, &cfg->hooks.webhook_secret_file})
         anchor(*p, base);
+    // A hook's program named by a relative path ("./notify.sh", "bin/x") is beside the config;
+    // a bare name is looked up in PATH.
+    for (auto* argv : {&cfg->hooks.on_delivered, &cfg->hooks.on_failed})
+        if (!argv->empty() && argv->front().find('/') != std::string::npos)
+            anchor(argv->front(), base);
     for (auto& [name, provider] : cfg->providers) {
         anchor(provider.api_key_file, base);
         anchor(provider.keys_file, base);

@@ -113,4 +113,24 @@ tl::expected<std::vector<std::string>, std::string> load_keys(const ProviderConf
     return keys;
 }
 
+tl::expected<std::string, std::string> load_webhook_secret(const HooksConfig& h,
+                                                           const EnvLookup& env) {
+    std::string secret;
+    if (!h.webhook_secret_env.empty()) {
+        auto value = env(h.webhook_secret_env);
+        if (!value || trim(*value).empty())
+            return tl::unexpected("hooks.webhook_secret_env: environment variable " +
+                                  h.webhook_secret_env + " is not set or empty (export it)");
+        secret = std::string(trim(*value));
+    } else if (!h.webhook_secret_file.empty()) {
+        auto text = read_secret_file("hooks.webhook_secret_file", h.webhook_secret_file);
+        if (!text) return tl::unexpected(text.error());
+        secret = std::string(trim(*text));
+        if (secret.empty())
+            return tl::unexpected("hooks.webhook_secret_file " + h.webhook_secret_file +
+                                  ": the file is empty");
+    }
+    return secret;
+}
+
 }  // namespace vd

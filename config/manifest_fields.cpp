@@ -333,6 +333,22 @@ void check_shots(const json& m, const Target& t, ManifestCheck& check) {
               "storyboards (shots) are not supported yet (make one manifest per shot)");
 }
 
+// A chat-sse provider answers with one link to the video: no id to remix or to fetch variants by.
+void check_stream_provider(const json& m, const Config& cfg, JobSpec& job, ManifestCheck& check) {
+    auto p = cfg.providers.find(job.provider);
+    if (p == cfg.providers.end() || p->second.core.protocol != "chat-sse") return;
+    if (!job.remix_of.empty())
+        check.add("remix_of", "bad_remix",
+                  "provider " + job.provider +
+                      " speaks chat-sse, which has no remix by id (put the video's share link "
+                      "in the prompt instead, or use another provider)");
+    if (m.contains("variants") && !job.variants.empty())
+        check.add("variants", "bad_variant",
+                  "provider " + job.provider +
+                      " speaks chat-sse, which gives the video only (remove variants)");
+    job.variants.clear();  // defaults.variants do not apply to it
+}
+
 json manifest_as_read(const json& m, const JobSpec& job) {
     json out = {
         {"prompt", job.prompt},     {"provider", job.provider},    {"model", job.model},
@@ -363,6 +379,7 @@ void check_fields(const json& m, const std::string& dir, const Config& cfg, JobS
     check_remix(m, cfg, job, check);
     if (auto priority = get_int(m, "priority", check, "10")) job.priority = *priority;
     check_variants(m, cfg, job, check);
+    check_stream_provider(m, cfg, job, check);
     if (auto it = m.find("meta"); it != m.end()) {
         if (it->is_object())
             job.meta = *it;

@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "config/profiles.hpp"
+#include "pipeline/chat_sse/chat_sse.hpp"
 #include "pipeline/openai_videos/openai_videos.hpp"
 #include "pipeline/protocol.hpp"
 
@@ -138,6 +139,11 @@ ModelSpec read_model(const std::string& name, const toml::table& t, const std::s
         r.error("sizes", "missing (list the allowed sizes, e.g. [\"1280x720\", \"720x1280\"])");
     }
     r.read_number("usd_per_second", m.usd_per_second, 0);
+    if (r.read_string("chat_model", m.chat_model))
+        if (auto bad = chat_sse::template_error(m.chat_model))
+            r.error("chat_model", "\"" + m.chat_model + "\" has " + *bad +
+                                      ", which is not a placeholder (use {orientation} and "
+                                      "{seconds}, e.g. \"sora2pro-{orientation}-{seconds}s\")");
     r.finish();
     return m;
 }
@@ -191,6 +197,18 @@ ProviderConfig read_provider(const std::string& name, const toml::table& t, Conf
         r.error("submits_per_minute", "must be more than 0");
     r.read_int("max_in_flight", p.core.max_in_flight, 1, 100000);
 
+    // A stream's bounds (chat-sse): how long it may stay open, and what a broken one becomes.
+    const bool streams = p.core.protocol == "chat-sse";
+    if (r.read_duration("stream_timeout", p.core.stream_timeout)) {
+        if (!streams) r.error("stream_timeout", "only a protocol = \"chat-sse\" provider streams");
+        if (p.core.stream_timeout < Millis{10000})
+            r.error("stream_timeout", "must be at least 10s (a video takes minutes)");
+    }
+    std::string lost;
+    if (r.read_choice("on_lost_stream", lost, {"fail", "resubmit"})) {
+        if (!streams) r.error("on_lost_stream", "only a protocol = \"chat-sse\" provider streams");
+        p.core.resubmit_lost_stream = lost == "resubmit";
+    }
     if (r.read_string("profile", p.profile)) apply_profile(r, path, p, errors);
     if (const auto* d = r.read_table("dialect"))
         read_dialect(*d, path + ".dialect", p.core.dialect, errors);

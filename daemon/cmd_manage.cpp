@@ -30,13 +30,18 @@ void add_manage(CLI::App& app, Globals& g, int& rc) {
     s->add_option("--model", sub->model, "model (default: [defaults] model)");
     auto* secs = s->add_option("--seconds", *seconds, "duration (default: [defaults] seconds)");
     s->add_option("--size", sub->size, "WxH (default: [defaults] size)");
-    s->add_option("--name", sub->name, "job name (default: from the prompt)");
-    s->callback([&g, &rc, sub, seconds, secs] {
+    s->add_option("--aspect", sub->aspect, "16:9, 9:16, ...: the model's size of that shape")
+        ->excludes("--size");
+    auto priority = std::make_shared<int>(0);
+    auto* prio = s->add_option("--priority", *priority, "higher goes first (default 0)");
+    s->add_option("--variant", sub->variants, "also fetch: thumbnail, spritesheet (repeatable)");
+    s->add_option("--remix-of", sub->remix_of, "a video id, or the name of a delivered job");
+    s->add_option("--name", sub->name,
+                  "job name (default: the prompt's first words; NAME-2, ... when taken)");
+    s->callback([&g, &rc, sub, seconds, secs, priority, prio] {
         if (secs->count() > 0) sub->seconds = *seconds;
-        with_config(g, rc, [&](const Config& cfg) {
-            auto now = std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
-            return manage::submit(cfg, *sub, now);
-        });
+        if (prio->count() > 0) sub->priority = *priority;
+        with_config(g, rc, [&](const Config& cfg) { return manage::submit(cfg, *sub); });
     });
 
     auto st = std::make_shared<manage::StatusOptions>();

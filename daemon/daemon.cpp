@@ -44,7 +44,7 @@ void Daemon::Impl::on_wake(uv_timer_t* t) {
 
 bool Daemon::Impl::busy() const {
     return http->active() > 0 || prober->pending() > 0 || fits->pending() > 0 ||
-           watcher->tracked() > 0;
+           watcher->tracked() > 0 || notifier->busy();
 }
 
 void Daemon::Impl::count_open() {
@@ -90,15 +90,27 @@ tl::expected<void, std::string> Daemon::Impl::start() {
     if (!opened) return tl::unexpected(opened.error());
     store.emplace(std::move(*opened));
 
+    auto secret = load_webhook_secret(cfg.hooks, [](const std::string& name) {
+        const char* v = std::getenv(name.c_str());
+        return v ? std::optional<std::string>(v) : std::nullopt;
+    });
+    if (!secret) return tl::unexpected(secret.error());
+
     uint64_t seed = setup.seed ? setup.seed : uint64_t(clock.now().time_since_epoch().count());
     http = std::make_unique<HttpClient>(loop, endpoints_of(cfg, setup.keys));
+    notifier =
+        std::make_unique<Notifier>(loop, *http, NotifierSetup{cfg.hooks, *secret, cfg.paths.state},
+                                   [this] { maybe_finish(); });
     prober = std::make_unique<MediaProber>(loop, 2);
     fits = std::make_unique<BoundedPool>(loop, 1);
     http_port = std::make_unique<CurlHttp>(*http);
     media_port = std::make_unique<ProbeMedia>(*prober);
     state_port = std::make_unique<StoreState>(*store);
     files_port = std::make_unique<FolderFiles>(cfg.paths, *store);
-    Executor::Hooks hooks{setup.on_finished, [this] { settled(); }};
+    Executor::Hooks hooks{setup.on_finished, [this] { settled(); },
+                          [this](const Job& job, const std::string& stem) {
+                              notifier->notify(job, cfg.paths, stem);
+                          }};
     exec = std::make_unique<Executor>(
         std::make_unique<Engine>(settings_of(cfg, setup.keys), seed),
         Ports{clock, *http_port, *media_port, *state_port, *files_port}, std::move(hooks));
@@ -121,6 +133,7 @@ tl::expected<void, std::string> Daemon::Impl::start() {
     std::string limits_problem;
     auto limits = store->load_limits(limits_problem);
     if (!limits_problem.empty()) spdlog::error("state: {}", limits_problem);
+    notifier->scan();  // notices of earlier runs first: a restored outcome is not told twice
     exec->restore(std::move(records.jobs), ledger ? *ledger : std::vector<LedgerEntry>{}, limits);
     return_orphans();
 
@@ -150,6 +163,7 @@ void Daemon::Impl::stop() {
     stopping = true;
     if (exec) exec->stop();
     if (watcher) watcher->stop();
+    if (notifier) notifier->shutdown();
     if (http) http->shutdown();
     if (prober) prober->shutdown();
     if (fits) fits->shutdown();
@@ -242,6 +256,13 @@ tl::expected<void, std::string> Daemon::reload(
     impl_->setup.keys = std::move(keys);
     impl_->exec->engine().reconfigure(settings_of(impl_->cfg, impl_->setup.keys));
     impl_->http->set_endpoints(endpoints_of(impl_->cfg, impl_->setup.keys));
+    if (auto secret = load_webhook_secret(impl_->cfg.hooks, [](const std::string& name) {
+            const char* v = std::getenv(name.c_str());
+            return v ? std::optional<std::string>(v) : std::nullopt;
+        }))
+        impl_->notifier->reconfigure({impl_->cfg.hooks, *secret, impl_->cfg.paths.state});
+    else
+        spdlog::error("reload: [hooks] kept as they were: {}", secret.error());
     spdlog::info("reload: configuration from {} applied", impl_->cfg.source);
     impl_->after({});
     return {};

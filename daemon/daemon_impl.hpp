@@ -19,6 +19,7 @@
 #include "daemon/inbox_watcher.hpp"
 #include "daemon/job_store.hpp"
 #include "daemon/media_probe.hpp"
+#include "daemon/notifier.hpp"
 #include "daemon/real_ports.hpp"
 #include "pipeline/engine.hpp"
 
@@ -88,9 +89,10 @@ struct Daemon::Impl {
     std::unique_ptr<StoreState> state_port;
     std::unique_ptr<FolderFiles> files_port;
     std::unique_ptr<Executor> exec;
-    uv_timer_t* wake = nullptr;     // heap: freed by close callbacks
-    uv_timer_t* cancels = nullptr;  // polls STATE/cancel
-    uv_timer_t* metrics = nullptr;  // rewrites the [metrics] textfile
+    std::unique_ptr<Notifier> notifier;  // [hooks]: argv and webhook on every outcome
+    uv_timer_t* wake = nullptr;          // heap: freed by close callbacks
+    uv_timer_t* cancels = nullptr;       // polls STATE/cancel
+    uv_timer_t* metrics = nullptr;       // rewrites the [metrics] textfile
     bool metrics_warned = false;
     bool stopping = false;
     bool started = false;

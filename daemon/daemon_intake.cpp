@@ -224,6 +224,7 @@ void Daemon::Impl::on_reject(const std::string& name, const std::string& reason)
 
 // Cancel requests: `videodrop cancel NAME` leaves STATE/cancel/NAME.
 void Daemon::Impl::apply_cancels() {
+    if (notifier) notifier->scan();  // `cancel` of a manifest not claimed yet leaves a notice
     for (const auto& name : cancel_requests::pending(cfg.paths.state)) {
         std::vector<std::string> ids;
         for (const auto& [id, job] : exec->engine().jobs())

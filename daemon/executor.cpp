@@ -18,6 +18,7 @@ void Executor::restore(std::vector<Job> records, std::vector<LedgerEntry> ledger
         if (is_terminal(job.state) && !ports_.state.has_claim(job.id)) continue;
         // Published and recorded, then stopped before its claim folder went: finish that.
         if (job.state == State::delivered) {
+            if (hooks_.outcome) hooks_.outcome(job, job.output_name);
             if (auto r = ports_.state.remove_claim(job.id); !r)
                 spdlog::error("state: {}", r.error());
             continue;
@@ -76,11 +77,21 @@ void Executor::carry_out(const Log& l) {
 }
 
 void Executor::carry_out(const SendHttp& s) {
-    ports_.http.send(s.request, [this, job = s.job, purpose = s.purpose](HttpResult r) {
-        if (stopped_) return;
-        if (!r.request_id().empty()) spdlog::debug("job={} x-request-id {}", job, r.request_id());
-        after(engine_->on_http(job, purpose, r, now()));
-    });
+    ports::Http::Piece piece;
+    if (s.request.stream)
+        // Progress only (a record written, a line logged): nothing that sends.
+        piece = [this, job = s.job](std::string_view p) {
+            if (!stopped_) execute(engine_->on_stream(job, p, now()));
+        };
+    ports_.http.send(
+        s.request,
+        [this, job = s.job, purpose = s.purpose](HttpResult r) {
+            if (stopped_) return;
+            if (!r.request_id().empty())
+                spdlog::debug("job={} x-request-id {}", job, r.request_id());
+            after(engine_->on_http(job, purpose, r, now()));
+        },
+        std::move(piece));
 }
 
 void Executor::carry_out(const Download& d) {
@@ -120,9 +131,11 @@ void Executor::carry_out(const Deliver& d) {
     carry_out(
         job_log(Log::info, job, " delivered: " + ports_.files.outbox() + "/" + *stem + ".mp4"));
     execute(engine_->on_delivered(job.id, *stem, t));
+    const Job* done = engine_->find(job.id);
+    if (done && hooks_.outcome) hooks_.outcome(*done, *stem);
     if (auto r = ports_.state.remove_claim(job.id); !r) spdlog::error("state: {}", r.error());
     ++delivered_;
-    if (const Job* done = engine_->find(job.id); done && hooks_.finished) hooks_.finished(*done);
+    if (done && hooks_.finished) hooks_.finished(*done);
 }
 
 void Executor::carry_out(const Fail& f) {
@@ -134,11 +147,13 @@ void Executor::carry_out(const Fail& f) {
                     " could not be moved to " + ports_.files.failed() + ": " + moved.error()));
         return;
     }
-    if (moved->empty()) return;  // moved already, before a restart
+    if (moved->empty()) return;  // moved and told already, before a restart
     JobError e = job.error.value_or(JobError::deliver("unknown", ""));
     carry_out(job_log(Log::warn, job,
                       " -> " + ports_.files.failed() + "/" + *moved + ".error.json (" + e.stage +
                           ": " + e.code + ")"));
+    if (hooks_.outcome) hooks_.outcome(job, *moved);
+    if (auto r = ports_.state.remove_claim(job.id); !r) spdlog::error("state: {}", r.error());
     ++failed_;
     if (hooks_.finished) hooks_.finished(job);
 }

@@ -26,6 +26,9 @@ class Executor {
     struct Hooks {
         std::function<void(const Job&)> finished;  // delivered, failed or cancelled (and moved)
         std::function<void()> settled;             // after each event's commands and tick
+        // A job's outcome, published as `stem` (outbox/STEM.mp4 or failed/STEM.error.json),
+        // told before its claim goes: after a crash in between it is told again.
+        std::function<void(const Job&, const std::string& stem)> outcome;
     };
     Executor(std::unique_ptr<Engine> engine, Ports ports, Hooks hooks);
 

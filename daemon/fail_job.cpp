@@ -25,7 +25,6 @@ tl::expected<std::string, std::string> move_failed_job(const Paths& paths, JobSt
                                           make_error(job.spec.name, job.spec.manifest, e));
     if (!moved) return tl::unexpected(moved.error());
     delivery::discard_tmp(paths, job.id);
-    (void)store.remove_claim(job.id);
     return *moved;
 }
 

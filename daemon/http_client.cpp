@@ -80,9 +80,10 @@ void HttpClient::set_endpoints(std::map<std::string, ProviderEndpoint> endpoints
                 secrets_.push_back(k);
 }
 
-uint64_t HttpClient::send(const HttpRequest& req, Done done) {
+uint64_t HttpClient::send(const HttpRequest& req, Done done, Piece piece) {
     auto t = std::make_unique<Transfer>();
     t->done = std::move(done);
+    t->piece = std::move(piece);
     t->body_limit = options_.max_body_bytes;
     return start(std::move(t), req);
 }

@@ -49,6 +49,7 @@ class HttpClient {
   public:
     using Done = std::function<void(HttpResult)>;
     using DownloadDone = std::function<void(HttpResult, int64_t bytes)>;
+    using Piece = std::function<void(std::string_view)>;
 
     // curl_global_init must have been called. The loop must outlive the client's handles: after
     // shutdown() (or the destructor) run the loop until it is idle.
@@ -64,7 +65,9 @@ class HttpClient {
     // Authorization is added only when req.authenticated and the URL's scheme, host and port are
     // those of the provider's base_url; curl drops it on a redirect to another host or port.
     // `done` is always called later from the loop, never from inside send() or download().
-    uint64_t send(const HttpRequest& req, Done done);
+    // `piece`, when set, sees each piece of the body as it arrives (a streamed answer); it is
+    // called from inside libcurl and must not start or cancel a transfer.
+    uint64_t send(const HttpRequest& req, Done done, Piece piece = {});
     // Streams the body into dest_path (made anew now by fs::create_new, private, never through a
     // symlink; fsynced and closed before `done`; the caller renames it). A JSON, text or error
     // answer is also copied into HttpResult::body so the core can read a `{url}` answer. A short

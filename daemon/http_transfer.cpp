@@ -126,6 +126,8 @@ size_t on_body(char* data, size_t size, size_t count, void* userp) noexcept {
     }
     try {
         t->result.body.append(data, len);
+        if (t->piece && t->status_seen >= 200 && t->status_seen < 300)
+            t->piece(std::string_view(data, len));
     } catch (...) {
         return 0;
     }
@@ -262,7 +264,8 @@ CURLcode set_options(HttpClient::Transfer& t, const HttpRequest& req,
         if (l.deadline.count() > 0) set(CURLOPT_TIMEOUT_MS, static_cast<long>(l.deadline.count()));
     } else {
         set(CURLOPT_WRITEFUNCTION, &on_body);
-        set(CURLOPT_TIMEOUT_MS, static_cast<long>(options.api_timeout.count()));
+        Millis total = req.timeout.count() > 0 ? req.timeout : options.api_timeout;
+        set(CURLOPT_TIMEOUT_MS, static_cast<long>(total.count()));
     }
     if (endpoint && !endpoint->proxy.empty()) set(CURLOPT_PROXY, endpoint->proxy.c_str());
     return rc;

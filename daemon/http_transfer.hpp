@@ -26,6 +26,7 @@ struct HttpClient::Transfer {
     size_t body_limit = 0;
     bool body_too_large = false;
     Done done;
+    Piece piece;
     // Downloads only.
     bool is_download = false;
     std::string dest;

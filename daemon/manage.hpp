@@ -22,11 +22,16 @@ struct SubmitOptions {
     std::string model;
     std::optional<int> seconds;
     std::string size;
-    std::string name;  // empty: a slug of the prompt plus a time-based suffix
+    std::string aspect;  // "16:9", "9:16", ... instead of a size
+    std::optional<int> priority;
+    std::vector<std::string> variants;  // "thumbnail", "spritesheet"
+    std::string remix_of;               // a video id or a delivered job's name
+    std::string name;  // empty: a slug of the prompt (NAME-2, NAME-3, ... when that is taken)
 };
-int submit(const Config& cfg, const SubmitOptions& o, TimePoint now);
-// "A cat plays the piano!" at some time -> "a-cat-plays-the-piano-t4k2xz".
-std::string default_name(const std::string& prompt, TimePoint now);
+int submit(const Config& cfg, const SubmitOptions& o);
+// "A cat plays the piano!" -> "a-cat-plays-the-piano": whole words up to 40 characters;
+// "video" when the prompt has no ASCII letters or digits.
+std::string default_name(const std::string& prompt);
 
 struct StatusOptions {
     bool json = false;

@@ -24,6 +24,7 @@
 #include "daemon/job_store.hpp"
 #include "daemon/manage.hpp"
 #include "daemon/manage_util.hpp"
+#include "daemon/notice.hpp"
 #include "daemon/sidecar.hpp"
 #include "pipeline/engine.hpp"
 
@@ -108,6 +109,15 @@ Unclaimed fail_unclaimed(const Config& cfg, const std::string& name) {
     }
     std::error_code ec;
     sfs::remove_all(hold, ec);
+    // The hooks hear of it when a daemon next runs (at once, if one runs now).
+    if (cfg.hooks.any())
+        if (auto r = save_notice(cfg.paths.state,
+                                 notice_of("cancel-" + fs::random_hex(6) + "-" + name, name,
+                                           "cancelled", cfg.paths, *stem),
+                                 true);
+            !r)
+            std::fprintf(stderr, "videodrop: %s: its hooks will not run: %s\n", name.c_str(),
+                         r.error().c_str());
     std::printf("%s: cancelled before it was claimed; moved to %s/%s.error.json\n", name.c_str(),
                 cfg.paths.failed.c_str(), stem->c_str());
     return Unclaimed::moved;
@@ -147,6 +157,13 @@ std::optional<int> cancel_offline(const Config& cfg, const std::string& name) {
                     std::fprintf(stderr, "videodrop: %s\n", moved.error().c_str());
                     continue;
                 }
+                if (!moved->empty() && cfg.hooks.any())
+                    if (auto r = save_notice(cfg.paths.state, notice_of(f->job, cfg.paths, *moved),
+                                             true);
+                        !r)
+                        std::fprintf(stderr, "videodrop: %s: its hooks will not run: %s\n",
+                                     name.c_str(), r.error().c_str());
+                (void)store->remove_claim(f->job.id);
                 ++cancelled;
                 if (moved->empty())
                     std::printf("%s: cancelled\n", name.c_str());

@@ -1,5 +1,6 @@
 // `videodrop check`: asks each provider, with each key of its pool, for its models and for one
-// video of the list. Neither request costs anything; no create is ever sent.
+// video of the list (a chat-sse provider: whether its first model can take a job, not streamed).
+// Neither request costs anything; no create is ever sent.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "daemon/manage.hpp"
 #include "daemon/manage_util.hpp"
 #include "daemon/redact.hpp"
+#include "pipeline/chat_sse/chat_sse.hpp"
 #include "pipeline/protocol.hpp"
 
 namespace vd::manage {
@@ -24,9 +26,40 @@ using nlohmann::json;
 struct Probe {
     std::string provider;
     int slot = 0;
-    bool models = false;  // GET /models, else GET /videos?limit=1
+    bool models = false;  // GET /models, else second_probe()
     HttpResult result;
 };
+
+// The names a chat-sse provider is asked for: each model's wire name for each of its lengths
+// and orientations.
+std::vector<std::string> wire_models(const ProviderSettings& p) {
+    std::vector<std::string> out;
+    for (const auto& [name, m] : p.models)
+        for (int seconds : m.seconds)
+            for (const auto& size : m.sizes) {
+                JobSpec job;
+                job.seconds = seconds;
+                job.size = parse_size(size).value_or(Size{});
+                std::string wire = chat_sse::wire_model(m, job);
+                if (std::find(out.begin(), out.end(), wire) == out.end()) out.push_back(wire);
+            }
+    return out;
+}
+
+// After the model list: one video of the list, or a chat-sse server's availability answer for
+// the first model; nothing when the provider has neither.
+std::optional<HttpRequest> second_probe(const ProviderSettings& p, int slot) {
+    const protocol::Protocol& proto = *protocol::find(p.protocol);
+    if (proto.lists(p)) return proto.list(p, "", slot);
+    auto wire = wire_models(p);
+    if (wire.empty()) return std::nullopt;
+    return proto.availability(p, wire.front(), slot);
+}
+
+std::string second_probe_name(const ProviderSettings& p) {
+    if (protocol::find(p.protocol)->lists(p)) return "GET " + p.dialect.paths.list;
+    return "POST /chat/completions (availability of " + wire_models(p).front() + ")";
+}
 
 struct Target {
     const ProviderConfig* config;
@@ -123,7 +156,7 @@ void run_probes(const std::vector<Target>& targets, std::vector<Probe>& probes) 
                             return t.config->core.name == pr.provider;
                         })->config->core;
         const protocol::Protocol& proto = *protocol::find(p.protocol);
-        auto req = pr.models ? proto.credentials(p, pr.slot) : proto.list(p, "", pr.slot);
+        auto req = pr.models ? proto.credentials(p, pr.slot) : *second_probe(p, pr.slot);
         pr.result.transport = TransportError::not_sent;  // until an answer replaces it
         pr.result.transport_message = "the request did not finish";
         http->send(req, [&pr, &pending](HttpResult r) {
@@ -172,7 +205,7 @@ int check(const Config& cfg, const std::string& provider, const EnvLookup& env) 
     for (const auto& t : targets)
         for (int slot = 0; slot < static_cast<int>(t.keys.size()); ++slot)
             for (bool models : {true, false})
-                if (models || protocol::find(t.config->core.protocol)->lists(t.config->core))
+                if (models || second_probe(t.config->core, slot))
                     probes.push_back({t.config->core.name, slot, models, {}});
     run_probes(targets, probes);
 
@@ -181,7 +214,13 @@ int check(const Config& cfg, const std::string& provider, const EnvLookup& env) 
         std::printf("%s: %s (%s%s)\n", p.core.name.c_str(), p.core.base_url.c_str(),
                     key_source(p, t.keys.size()).c_str(),
                     p.profile.empty() ? "" : ("; profile " + p.profile).c_str());
-        if (!protocol::find(p.core.protocol)->lists(p.core))
+        const protocol::Protocol& proto = *protocol::find(p.core.protocol);
+        if (!proto.polls())
+            std::printf(
+                "  note: %s streams each job's answer: a stream that breaks fails the job as "
+                "stream_lost, never sent again unless on_lost_stream = \"resubmit\"\n",
+                p.core.protocol.c_str());
+        else if (!proto.lists(p.core))
             std::printf(
                 "  note: no list of videos (dialect.paths.list = \"\"): a create whose "
                 "answer is lost fails as ambiguous_create, never sent again\n");
@@ -211,11 +250,10 @@ int check(const Config& cfg, const std::string& provider, const EnvLookup& env) 
             if (!list) {
                 // No list to ask: nothing more to check with this key.
             } else if (ok_status(list->result) && html_page(list->result))
-                problems.push_back("GET " + p.core.dialect.paths.list + kHtmlHint);
+                problems.push_back(second_probe_name(p.core) + kHtmlHint);
             else if (!ok_status(list->result))
-                problems.push_back(
-                    "GET " + p.core.dialect.paths.list + ": " +
-                    failure(list->result, t.keys, *protocol::find(t.config->core.protocol)));
+                problems.push_back(second_probe_name(p.core) + ": " +
+                                   failure(list->result, t.keys, proto));
             std::string line = "ok (" + offers + ")";
             if (!problems.empty()) {
                 rc = cli::kFatal;
@@ -226,6 +264,15 @@ int check(const Config& cfg, const std::string& provider, const EnvLookup& env) 
             std::printf("  key %d: %s\n", slot + 1, line.c_str());
         }
         if (!offered) continue;
+        if (!proto.polls()) {
+            for (const auto& wire : wire_models(p.core))
+                if (std::find(offered->begin(), offered->end(), wire) == offered->end())
+                    std::printf(
+                        "  warning: the provider does not offer model %s (a job's length and "
+                        "orientation in [providers.%s.models]; set chat_model to its names)\n",
+                        wire.c_str(), p.core.name.c_str());
+            continue;
+        }
         for (const auto& [model, spec] : p.core.models)
             if (std::find(offered->begin(), offered->end(), model) == offered->end())
                 std::printf(

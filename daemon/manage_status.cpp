@@ -58,6 +58,8 @@ std::string detail(const Job& j) {
             return one_line(j.why.empty() ? "waiting" : j.why, 48);
         case State::in_progress:
             return bar(j.progress);
+        case State::submitting:  // an answer stream (chat-sse) reports progress while open
+            return j.progress > 0 ? bar(j.progress) : "";
         case State::delivered:
             return "-> " + output_of(j);
         case State::failed:

@@ -14,6 +14,7 @@
 #include "daemon/cli.hpp"
 #include "daemon/fs_move.hpp"
 #include "daemon/fsutil.hpp"
+#include "daemon/job_store.hpp"
 #include "daemon/manage.hpp"
 #include "daemon/manage_util.hpp"
 #include "daemon/sidecar.hpp"
@@ -27,15 +28,6 @@ using nlohmann::json;
 
 constexpr size_t kMaxSlug = 40;
 
-std::string base36(uint64_t v) {
-    std::string out;
-    do {
-        out.insert(out.begin(), "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36]);
-        v /= 36;
-    } while (v > 0);
-    return out;
-}
-
 // The extension the copy gets: the image's own (lower-cased), so a .txt-style reader and a
 // person both recognise it.
 std::string image_ext(const std::string& path) {
@@ -48,11 +40,19 @@ std::string image_ext(const std::string& path) {
     return plain ? ext : ".img";
 }
 
-// A name is taken when any file the daemon could pair with it is already in the inbox.
-bool taken(const std::string& inbox, const std::string& name, const std::string& ext) {
+// A name is taken when any file the daemon could pair with it is already in the inbox, when a
+// job of that name is claimed and not finished, or when a delivery of it is in the outbox: a
+// new job never shares a name with one a person could confuse it with.
+bool taken(const Config& cfg, const std::vector<std::string>& claims, const std::string& name,
+           const std::string& ext) {
+    const std::string& inbox = cfg.paths.inbox;
     for (const char* e : {".json", ".toml", ".txt", ".png", ".jpg", ".jpeg", ".webp"})
         if (exists(inbox + "/" + name + e)) return true;
-    return !ext.empty() && exists(inbox + "/" + name + ext);
+    if (!ext.empty() && exists(inbox + "/" + name + ext)) return true;
+    if (exists(cfg.paths.outbox + "/" + name + ".mp4")) return true;
+    for (const auto& id : claims)
+        if (JobStore::claim_of(id, name)) return true;
+    return false;
 }
 
 // Removes the staging folder however submit ends.
@@ -66,11 +66,13 @@ struct Staging {
 
 // Picks NAME, NAME-2, ... and reserves it by creating its staging folder (a dotfile the daemon
 // ignores), so two submits at once never pick the same name.
-std::string reserve(const std::string& inbox, const std::string& base, const std::string& ext,
+std::string reserve(const Config& cfg, const std::string& base, const std::string& ext,
                     Staging& staging) {
+    const std::string& inbox = cfg.paths.inbox;
+    const auto claims = state_view::claim_ids(cfg.paths.state);
     for (int n = 1; n < 10000; ++n) {
         std::string name = n == 1 ? base : base + "-" + std::to_string(n);
-        if (taken(inbox, name, ext)) continue;
+        if (taken(cfg, claims, name, ext)) continue;
         std::string dir = inbox + "/." + name + ".submit.tmp";
         if (::mkdir(dir.c_str(), 0755) != 0) {
             if (errno == EEXIST) continue;
@@ -91,13 +93,17 @@ json manifest_json(const SubmitOptions& o, const std::string& image_name) {
     if (!o.model.empty()) m["model"] = o.model;
     if (o.seconds) m["seconds"] = *o.seconds;
     if (!o.size.empty()) m["size"] = o.size;
+    if (!o.aspect.empty()) m["aspect"] = o.aspect;
+    if (o.priority) m["priority"] = *o.priority;
+    if (!o.variants.empty()) m["variants"] = o.variants;
+    if (!o.remix_of.empty()) m["remix_of"] = o.remix_of;
     if (!image_name.empty()) m["image"] = image_name;
     return m;
 }
 
 }  // namespace
 
-std::string default_name(const std::string& prompt, TimePoint now) {
+std::string default_name(const std::string& prompt) {
     // Whole words while they fit; a first word longer than the limit is cut.
     std::string slug, word;
     bool full = false;
@@ -119,12 +125,10 @@ std::string default_name(const std::string& prompt, TimePoint now) {
             flush();
     }
     flush();
-    if (slug.empty()) slug = "video";
-    auto secs = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-    return slug + "-" + base36(static_cast<uint64_t>(secs < 0 ? 0 : secs));
+    return slug.empty() ? "video" : slug;
 }
 
-int submit(const Config& cfg, const SubmitOptions& o, TimePoint now) {
+int submit(const Config& cfg, const SubmitOptions& o) {
     const std::string& inbox = cfg.paths.inbox;
     std::error_code ec;
     // Not made yet (a fresh folder, before the first run): made here, as run and once would.
@@ -144,15 +148,14 @@ int submit(const Config& cfg, const SubmitOptions& o, TimePoint now) {
         return cli::kUsage;
     }
     // JSON cannot carry broken UTF-8; a terminal in a legacy encoding produces it.
-    for (const auto* text : {&o.prompt, &o.model, &o.size})
+    for (auto [text, what] : {std::pair{&o.prompt, "the prompt"}, std::pair{&o.model, "--model"},
+                              std::pair{&o.size, "--size"}, std::pair{&o.aspect, "--aspect"},
+                              std::pair{&o.remix_of, "--remix-of"}})
         if (auto bad = find_invalid_utf8(*text)) {
             std::fprintf(stderr,
                          "videodrop: submit: %s is not valid UTF-8 at byte %zu (set a UTF-8 "
                          "locale or write the manifest by hand)\n",
-                         text == &o.prompt  ? "the prompt"
-                         : text == &o.model ? "--model"
-                                            : "--size",
-                         *bad);
+                         what, *bad);
             return cli::kUsage;
         }
     std::string ext;
@@ -175,7 +178,7 @@ int submit(const Config& cfg, const SubmitOptions& o, TimePoint now) {
 
     Staging staging;
     const std::string name =
-        reserve(inbox, o.name.empty() ? default_name(o.prompt, now) : o.name, ext, staging);
+        reserve(cfg, o.name.empty() ? default_name(o.prompt) : o.name, ext, staging);
     if (name.empty()) return cli::kFatal;
     const std::string image_name = ext.empty() ? "" : name + ext;
     const std::string manifest_name = name + ".json";

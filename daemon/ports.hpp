@@ -27,8 +27,10 @@ class Http {
   public:
     using Done = std::function<void(HttpResult)>;
     using DownloadDone = std::function<void(HttpResult, int64_t bytes)>;
+    using Piece = std::function<void(std::string_view)>;
     virtual ~Http() = default;
-    virtual void send(const HttpRequest& req, Done done) = 0;
+    // `piece` (for a streamed request) sees the body as it arrives; it must not send anything.
+    virtual void send(const HttpRequest& req, Done done, Piece piece) = 0;
     // Streams the body into `path`, within the command's bounds.
     virtual void download(const Download& d, const std::string& path, DownloadDone done) = 0;
 };

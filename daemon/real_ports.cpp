@@ -13,8 +13,8 @@ TimePoint SystemClock::now() const {
     return std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
 }
 
-void CurlHttp::send(const HttpRequest& req, Done done) {
-    client_.send(req, std::move(done));
+void CurlHttp::send(const HttpRequest& req, Done done, Piece piece) {
+    client_.send(req, std::move(done), std::move(piece));
 }
 
 void CurlHttp::download(const Download& d, const std::string& path, DownloadDone done) {

@@ -18,7 +18,7 @@ class SystemClock final : public ports::Clock {
 class CurlHttp final : public ports::Http {
   public:
     explicit CurlHttp(HttpClient& client) : client_(client) {}
-    void send(const HttpRequest& req, Done done) override;
+    void send(const HttpRequest& req, Done done, Piece piece) override;
     void download(const Download& d, const std::string& path, DownloadDone done) override;
 
   private:

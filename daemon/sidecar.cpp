@@ -34,6 +34,17 @@ json string_or_null(const std::string& s) {
     return s.empty() ? json() : json(s);
 }
 
+// "cdn.example.com" of "https://user@cdn.example.com:8443/v.mp4?sig=..."; "" when none.
+std::string url_host(const std::string& url) {
+    auto scheme = url.find("://");
+    if (scheme == std::string::npos) return {};
+    std::string rest = url.substr(scheme + 3);
+    rest = rest.substr(0, rest.find_first_of("/?#"));
+    if (auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
+    if (!rest.empty() && rest.front() == '[') return rest.substr(0, rest.find(']') + 1);
+    return rest.substr(0, rest.find(':'));
+}
+
 json media_json(const MediaInfo& m) {
     json audio;
     if (m.has_audio)
@@ -81,7 +92,12 @@ json make_sidecar(const Job& job, const std::string& stem, TimePoint delivered,
         {"provider",
          {{"video_id", job.video_id},
           {"remixed_from", string_or_null(s.remix_of)},
-          {"request_ids", job.request_ids}}},
+          {"request_ids", job.request_ids},
+          {"protocol", string_or_null(job.protocol)},
+          // The model as the provider named it (a chat-sse server's wire name), and the host the
+          // video came from when it was a link: never the link itself, which may be signed.
+          {"served_model", string_or_null(job.served_model)},
+          {"result_host", string_or_null(url_host(job.result_url))}}},
         {"timing",
          {{"discovered", time_or_null(job.discovered)},
           {"submitted", time_or_null(job.submitted)},

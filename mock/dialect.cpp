@@ -70,7 +70,7 @@ std::optional<ApiError> take_image(Body& body, const json& value, const std::str
 const std::vector<std::string>& dialect_names() {
     static const std::vector<std::string> names{
         "openai",       "new-api",    "processing-url", "generations-jobs",
-        "json-content", "openrouter", "litellm"};
+        "json-content", "openrouter", "litellm",        "chat-sse"};
     return names;
 }
 
@@ -81,6 +81,7 @@ Dialect dialect_of(std::string_view name) {
     d.json_content = name == "json-content";
     d.openrouter = name == "openrouter";
     d.base64_ids = name == "litellm";
+    d.chat_models = name == "chat-sse";
     return d;
 }
 

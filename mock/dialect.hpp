@@ -28,6 +28,9 @@ struct Dialect {
     // litellm: ids are base64 (with '+', '/' and '='); a path with the id not percent-encoded
     // finds nothing.
     bool base64_ids = false;
+    // chat-sse: /v1/models lists the chat model names (sora-video-landscape-4s, ...) made of
+    // the models' lengths and orientations. POST /v1/chat/completions answers in every dialect.
+    bool chat_models = false;
 };
 
 // The names --dialect takes ("openai" and "processing-url" included).

@@ -312,8 +312,24 @@ void Server::Impl::send_media(Call& c, const Video& v, const std::string& varian
 }
 
 void Server::Impl::list_models(Call& c) {
+    std::vector<std::string> names;
+    for (const auto& [name, spec] : c.options->models) {
+        if (!dialect_of(c.options->dialect).chat_models) {
+            names.push_back(name);
+            continue;
+        }
+        for (int seconds : spec.seconds)
+            for (const auto& size : spec.sizes) {
+                auto s = parse_size(size);
+                std::string chat = std::string("sora-video-") +
+                                   (s && s->height > s->width ? "portrait" : "landscape") + "-" +
+                                   std::to_string(seconds) + "s";
+                if (std::find(names.begin(), names.end(), chat) == names.end())
+                    names.push_back(chat);
+            }
+    }
     json data = json::array();
-    for (const auto& [name, spec] : c.options->models)
+    for (const auto& name : names)
         data.push_back(
             {{"id", name}, {"object", "model"}, {"created", 1759708800}, {"owned_by", "system"}});
     send_json(c.res, 200, {{"object", "list"}, {"data", std::move(data)}});

@@ -170,6 +170,7 @@ void Server::Impl::add_routes(HttpServer& h) {
     h.Get("/v1/videos/" + id, in(reference, &Impl::retrieve));
     h.Delete("/v1/videos/" + id, in(reference, &Impl::remove));
     h.Get("/v1/files/" + id + "\\.mp4", route(&Impl::file));
+    h.Post("/v1/chat/completions", route(&Impl::chat));
     h.Get("/v1/models", route(&Impl::list_models));
     h.Get("/v1/models/" + id, route(&Impl::get_model));
     h.Get(".*", route(&Impl::unknown));

@@ -49,6 +49,7 @@ struct Server::Impl {
     void list_models(Call& c);
     void get_model(Call& c);
     void unknown(Call& c);
+    void chat(Call& c);  // POST /v1/chat/completions (chat.cpp)
 
     // A new video from an accepted create or remix, answered (or its answer lost on purpose).
     void answer_created(Call& c, Video v);

@@ -80,7 +80,10 @@ Commands Engine::add(const std::string& id, JobSpec spec, TimePoint now) {
     job.discovered = now;
     job.next_action = now;
     const ProviderSettings* p = provider(job);
-    if (p) job.cost_usd = estimate_cost(job.spec, *p);
+    if (p) {
+        job.cost_usd = estimate_cost(job.spec, *p);
+        job.protocol = p->protocol;
+    }
     out.push_back(job_log(Log::info, job,
                           " claimed (" + job.spec.model + ", " + std::to_string(job.spec.seconds) +
                               "s, " + to_string(job.spec.size) + ", " + usd(job.cost_usd) + ")"));
@@ -216,10 +219,8 @@ Commands Engine::tick(TimePoint now) {
         const protocol::Protocol& proto = *protocol_of(*p);
         job.awaiting = true;
         if (job.state == State::reconciling && !proto.lists(*p)) {
-            // Nothing to look in: sending the create again could make a second video.
             job.awaiting = false;
-            fail(job, ambiguous_create(job, "cannot be looked for: the provider has no list", {}),
-                 out);
+            lost_unlistable(job, proto, *p, out);
         } else if (job.state == State::reconciling) {
             job.list_pages = 0;
             out.push_back(SendHttp{id, Purpose::list, proto.list(*p, "", job.key_slot)});

@@ -103,6 +103,9 @@ class Engine {
                      const nlohmann::json& limits, TimePoint now);
 
     Commands on_http(const std::string& job, Purpose purpose, const HttpResult& r, TimePoint now);
+    // A piece of a streamed answer (HttpRequest::stream) while it arrives: progress only; the
+    // whole answer still comes to on_http.
+    Commands on_stream(const std::string& job, std::string_view piece, TimePoint now);
     Commands on_download(const std::string& job, const std::string& variant,
                          const DownloadResult& r, TimePoint now);
     Commands on_probe(const std::string& job, const MediaInfo& info, TimePoint now);
@@ -146,6 +149,10 @@ class Engine {
     std::optional<JobError> never_affordable(const Job& job) const;
     void save_limits(TimePoint now, Commands& out);
     static JobError ambiguous_create(const Job& job, const std::string& what, const HttpResult& r);
+    // A create whose outcome is unknown at a provider with no list to look in (a broken answer
+    // stream included): it fails, or with resubmit_lost_stream is sent once more, reserved anew.
+    void lost_unlistable(Job& job, const protocol::Protocol& proto, const ProviderSettings& p,
+                         Commands& out);
     void fail_download(Job& job, JobError error, Commands& out);
     void retry_download(Job& job, const std::string& why, std::optional<Millis> retry_after,
                         TimePoint now, Commands& out);

@@ -59,7 +59,8 @@ void Engine::start_download(Job& job, TimePoint now, Commands& out) {
         return;
     }
     HttpRequest req;
-    if (variant == "video" && !job.result_url.empty() && !job.link_fresh) {
+    if (variant == "video" && !job.result_url.empty() && !job.link_fresh &&
+        protocol_of(p)->polls()) {
         // Signed links expire: a link not read just now (a retry, a restart) is read again.
         job.awaiting = true;
         out.push_back(SendHttp{job.id, Purpose::poll, status_request(job, p)});
@@ -120,6 +121,16 @@ void Engine::on_link_refresh(Job& job, const HttpResult& r, TimePoint now, Comma
 
 // The video stays with the provider: the failure names it so that `retry` fetches it again.
 void Engine::fail_download(Job& job, JobError e, Commands& out) {
+    const ProviderSettings* p = provider(job);
+    if (p && !protocol_of(*p)->polls()) {
+        // Nothing to read again by id: `retry` generates anew.
+        if (e.hint.empty())
+            e.hint =
+                "the provider gave a link only, which cannot be asked for again; `videodrop "
+                "retry NAME` generates the video anew (and pays again)";
+        fail(job, std::move(e), out);
+        return;
+    }
     e.video_id = job.video_id;
     e.key_slot = job.key_slot;
     if (e.hint.empty() && e.code != "expired")

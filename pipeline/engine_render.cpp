@@ -36,6 +36,7 @@ void Engine::apply_video(Job& job, const protocol::Video& v, const HttpResult& r
     bool new_id = !v.id.empty() && v.id != job.video_id;
     if (!v.id.empty()) job.video_id = v.id;
     job.status_word = v.status_word;
+    if (!v.model.empty()) job.served_model = v.model;
     if (v.progress) job.progress = std::clamp(*v.progress, 0, 100);
     if (!v.result_url.empty()) {
         job.result_url = v.result_url;

@@ -38,16 +38,39 @@ void Engine::start_submit(Job& job, int slot, TimePoint now, Commands& out) {
     enter(job, State::submitting, "attempt " + std::to_string(job.submit_attempts), out);
     save_limits(now, out);
     HttpRequest req = protocol_of(*p)->create(*p, job.spec, slot);
+    job.stream_pending.clear();
     job.awaiting = true;
     out.push_back(SendHttp{job.id, Purpose::create, std::move(req)});
 }
 
+Commands Engine::on_stream(const std::string& id, std::string_view piece, TimePoint now) {
+    Commands out;
+    auto it = jobs_.find(id);
+    if (it == jobs_.end() || it->second.state != State::submitting) return out;
+    Job& job = it->second;
+    const ProviderSettings* p = provider(job);
+    if (!p) return out;
+    auto pct = protocol_of(*p)->stream_progress(job.stream_pending, piece);
+    if (!pct || std::clamp(*pct, 0, 100) <= job.progress) return out;
+    int before = job.progress;
+    job.progress = std::clamp(*pct, 0, 100);
+    if (job.progress_seen == TimePoint{}) job.progress_seen = now;
+    // Written at each tenth, for `status`: a stream may report every percent.
+    if (job.progress / 10 != before / 10) {
+        out.push_back(Persist{job});
+        out.push_back(job_log(Log::debug, job, " stream at " + std::to_string(job.progress) + "%"));
+    }
+    return out;
+}
+
 void Engine::on_create(Job& job, const HttpResult& r, TimePoint now, Commands& out) {
+    job.stream_pending.clear();
     const ProviderSettings* pp = provider_or_fail(job, out);
     if (!pp) return;
     const ProviderSettings& p = *pp;
     auto c = classify(p, r, true, now, "job=" + job.spec.name, out);
     if (!r.request_id().empty()) job.request_ids.push_back(r.request_id());
+    std::string unread;  // why a 2xx answer held no video
     if (c.cls == protocol::ErrorClass::ok) {
         auto v = protocol_of(p)->video(r, p.dialect);
         if (v) {
@@ -65,6 +88,7 @@ void Engine::on_create(Job& job, const HttpResult& r, TimePoint now, Commands& o
                                   " without a video: " + v.error().message));
         c.cls = protocol::ErrorClass::ambiguous;
         c.code = "bad_create_answer";
+        unread = v.error().message;
     }
     switch (c.cls) {
         case protocol::ErrorClass::ok:
@@ -91,11 +115,12 @@ void Engine::on_create(Job& job, const HttpResult& r, TimePoint now, Commands& o
             break;
         }
         case protocol::ErrorClass::ambiguous:
-            job.ambiguity = r.transport == TransportError::after_send
-                                ? "no answer (" + r.transport_message + ")"
-                                : "HTTP " + std::to_string(r.status) +
-                                      (c.code == "bad_create_answer" ? " without a video id"
-                                                                     : " (" + c.code + ")");
+            job.ambiguity =
+                r.transport == TransportError::after_send
+                    ? "no answer (" + r.transport_message + ")"
+                    : "HTTP " + std::to_string(r.status) +
+                          (c.code == "bad_create_answer" ? " without a video (" + unread + ")"
+                                                         : " (" + c.code + ")");
             job.list_pages = 0;
             job.reconcile_passes = 0;
             job.next_action = now + kReconcileDelay;
@@ -209,6 +234,33 @@ void Engine::on_list(Job& job, const HttpResult& r, TimePoint now, Commands& out
         return;
     }
     fail(job, ambiguous_create(job, "was not found in the provider's list", r), out);
+}
+
+void Engine::lost_unlistable(Job& job, const protocol::Protocol& proto, const ProviderSettings& p,
+                             Commands& out) {
+    if (proto.polls()) {
+        // Nothing to look in: sending the create again could make a second video.
+        fail(job, ambiguous_create(job, "cannot be looked for: the provider has no list", {}), out);
+        return;
+    }
+    // The answer stream was the job, and it broke: the provider may have made (and billed) it.
+    if (p.resubmit_lost_stream && job.resubmits < settings_.reconcile.resubmits) {
+        ++job.resubmits;
+        job.charged = false;  // the lost one stays spent; the resend is reserved on its own
+        job.next_action = job.submit_sent;
+        enter(job, State::waiting, Wait::retry_create("stream_lost", Millis{0}), out);
+        return;
+    }
+    JobError e = JobError::submit(
+        "stream_lost", "the answer stream of the create sent at " + iso8601_utc(job.submit_sent) +
+                           " broke (" +
+                           (job.ambiguity.empty() ? "no usable answer" : job.ambiguity) +
+                           ") before it named a video; " + std::to_string(job.submit_attempts) +
+                           " create(s) sent in all, not resent, to avoid paying twice");
+    e.hint =
+        "the provider may have made (and billed) it; check there, then `videodrop retry "
+        "NAME` sends it again, or set on_lost_stream = \"resubmit\" for this provider";
+    fail(job, std::move(e), out);
 }
 
 // The create's outcome stays unknown: a person has to look. Its reservation stays spent.

@@ -40,6 +40,10 @@ struct HttpRequest {
     // A request that changes something at the provider (a create, a remix, a delete). The shell
     // sends it exactly once: never on a reused connection, never again by a library's own retry.
     bool side_effects = false;
+    // An answer read as it arrives (server-sent events): the shell hands each piece to
+    // Engine::on_stream while the transfer runs, and the whole body to on_http at its end.
+    bool stream = false;
+    Millis timeout{0};  // the whole exchange; 0: the shell's default for API requests
 };
 
 // How a transfer ended below HTTP.

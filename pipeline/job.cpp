@@ -158,6 +158,8 @@ void to_json(nlohmann::json& j, const Job& job) {
          {"key_slot", job.key_slot},
          {"video_id", job.video_id},
          {"status_word", job.status_word},
+         {"protocol", job.protocol},
+         {"served_model", job.served_model},
          {"progress", job.progress},
          {"result_url", job.result_url},
          {"poll_url", job.poll_url},
@@ -204,6 +206,8 @@ void from_json(const nlohmann::json& j, Job& job) {
     job.key_slot = j.value("key_slot", 0);
     job.video_id = j.value("video_id", "");
     job.status_word = j.value("status_word", "");
+    job.protocol = j.value("protocol", "");
+    job.served_model = j.value("served_model", "");
     job.progress = j.value("progress", 0);
     job.result_url = j.value("result_url", "");
     job.poll_url = j.value("poll_url", "");

@@ -72,7 +72,9 @@ struct Job {
 
     int key_slot = 0;
     std::string video_id;
-    std::string status_word;  // as the provider last said it
+    std::string status_word;   // as the provider last said it
+    std::string protocol;      // the provider's protocol when the job was taken
+    std::string served_model;  // the model the provider named in its answer, when it did
     int progress = 0;
     std::string result_url;  // a dialect's direct link, when given
     std::string poll_url;    // where the provider said to poll, when it named a place
@@ -108,6 +110,7 @@ struct Job {
 
     bool awaiting =
         false;  // a request of the engine's is on the wire (runtime only, not persisted)
+    std::string stream_pending;  // the unread end of a streamed answer (runtime only)
 };
 
 void to_json(nlohmann::json& j, const JobError& e);

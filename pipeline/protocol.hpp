@@ -113,6 +113,26 @@ class Protocol {
                          Millis window) const = 0;
     // A wait the provider asked for in a successful answer (a poll-after hint), if any.
     virtual std::optional<Millis> poll_after(const HttpResult& r) const = 0;
+
+    // Whether a video can be read again by its id. Without that the create's answer is the whole
+    // job (a stream): a lost answer is a lost stream, and a link is fetched as it was given.
+    virtual bool polls() const { return true; }
+    // A piece of a streamed create answer, appended to what is `pending` from earlier pieces
+    // (bounded by the protocol): the progress it reports (0-100), if any.
+    virtual std::optional<int> stream_progress(std::string& pending, std::string_view piece) const {
+        (void)pending;
+        (void)piece;
+        return std::nullopt;
+    }
+    // A request that shows a model can take a job now and spends nothing (for `check`), if the
+    // protocol has one.
+    virtual std::optional<HttpRequest> availability(const ProviderSettings& p,
+                                                    const std::string& model, int slot) const {
+        (void)p;
+        (void)model;
+        (void)slot;
+        return std::nullopt;
+    }
 };
 
 // The protocol of this name, or nullptr (the registry is pipeline/protocols.cpp).

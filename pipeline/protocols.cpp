@@ -1,6 +1,7 @@
 // The registry of protocols: one line each. A provider's `protocol` names one of these.
 #include <array>
 
+#include "pipeline/chat_sse/chat_sse.hpp"
 #include "pipeline/openai_videos/openai_videos.hpp"
 #include "pipeline/protocol.hpp"
 
@@ -14,6 +15,7 @@ struct Entry {
 };
 constexpr std::array kProtocols{
     Entry{"openai-videos", &openai_videos::protocol, false},
+    Entry{"chat-sse", &chat_sse::protocol, false},
     // The built-in fake provider (`videodrop demo`, tests) speaks the reference protocol; the
     // executable serves it on loopback when the provider has no base_url.
     Entry{"mock", &openai_videos::protocol, true},

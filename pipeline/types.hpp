@@ -40,6 +40,9 @@ struct ModelSpec {
     std::vector<int> seconds;        // allowed durations
     std::vector<std::string> sizes;  // allowed "WxH"
     double usd_per_second = 0;
+    // chat-sse: the model name sent on the wire, a template of {orientation} ("landscape" or
+    // "portrait", from the job's size) and {seconds}; empty: "sora-video-{orientation}-{seconds}s".
+    std::string chat_model = {};
 };
 
 enum class AuthScheme { bearer, bare, basic };
@@ -102,6 +105,10 @@ struct ProviderSettings {
     int max_in_flight = 8;
     std::map<std::string, ModelSpec> models;
     Dialect dialect;
+    // chat-sse: how long one answer stream may stay open, and whether a stream that broke after
+    // the request went out is sent again (it may have been billed) instead of failing the job.
+    Millis stream_timeout{30 * 60 * 1000};
+    bool resubmit_lost_stream = false;
 };
 
 struct PollSettings {

@@ -21,10 +21,11 @@ awk '/^## Using it/ { on = 1 } on && /^```sh/ { inside = 1; next }
 say "running the README's \"Using it\" block ($(wc -l <"$work/using.sh") lines)"
 (cd "$work" && bash -euo pipefail -x using.sh) >"$work/using.out" 2>&1 ||
     fail "the block failed: $(tail -20 "$work/using.out")"
-# submit names the job after the prompt plus a random tag: a-cat-playing-the-piano-XXXXXX.
+# submit names the job after the prompt's words, with no suffix while the name is free.
 shopt -s nullglob
-videos=("$work"/my-videos/outbox/a-cat-playing-the-piano-*.mp4)
-[ ${#videos[@]} -eq 1 ] || fail "not one outbox/a-cat-playing-the-piano-*.mp4: $(tail "$work/using.out")"
+videos=("$work"/my-videos/outbox/a-cat-playing-the-piano*.mp4)
+[ ${#videos[@]} -eq 1 ] && [ "$(basename "${videos[0]}")" = a-cat-playing-the-piano.mp4 ] ||
+    fail "not one outbox/a-cat-playing-the-piano.mp4: $(tail "$work/using.out")"
 [ -s "${videos[0]%.mp4}.json" ] || fail "no sidecar beside ${videos[0]}"
 grep -q "1 job: 1 delivered" "$work/using.out" || fail "status shows no delivered job"
 say "the block ran as written: $(basename "${videos[0]}") delivered with the example config"

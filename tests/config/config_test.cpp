@@ -283,6 +283,32 @@ TEST_CASE("provider limits must be positive", "[config]") {
                    "give only one of api_key_env, api_key_file, keys_file or api_key_credential"));
 }
 
+TEST_CASE("a chat-sse provider's stream keys and chat_model templates", "[config]") {
+    std::string base = "[providers.s]\nprotocol = \"chat-sse\"\nbase_url = \"http://x/v1\"\n";
+    auto cfg = parse_config(base +
+                                "stream_timeout = \"10m\"\non_lost_stream = \"resubmit\"\n"
+                                "[providers.s.models.m]\nseconds = [10]\nsizes = [\"1280x720\"]\n"
+                                "chat_model = \"sora2pro-{orientation}-{seconds}s\"\n",
+                            "v.toml");
+    REQUIRE(cfg);
+    const auto& p = cfg->providers.at("s").core;
+    CHECK(p.stream_timeout == Millis{600000});
+    CHECK(p.resubmit_lost_stream);
+    CHECK(p.models.at("m").chat_model == "sora2pro-{orientation}-{seconds}s");
+    CHECK_FALSE(parse_config(base, "v.toml")->providers.at("s").core.resubmit_lost_stream);
+
+    CHECK_THAT(error_of(base + "on_lost_stream = \"retry\"\n"),
+               Catch::Contains("providers.s.on_lost_stream: \"retry\" is not allowed"));
+    CHECK_THAT(error_of(base + "stream_timeout = \"2s\"\n"),
+               Catch::Contains("providers.s.stream_timeout: must be at least 10s"));
+    CHECK_THAT(error_of("[providers.g]\nbase_url = \"http://x/v1\"\non_lost_stream = \"fail\"\n"),
+               Catch::Contains("providers.g.on_lost_stream: only a protocol = \"chat-sse\""));
+    CHECK_THAT(error_of(base + "[providers.s.models.m]\nseconds = [10]\nsizes = [\"1280x720\"]\n"
+                               "chat_model = \"sora-{size}\"\n"),
+               Catch::Contains("providers.s.models.m.chat_model: \"sora-{size}\" has {size}, "
+                               "which is not a placeholder"));
+}
+
 TEST_CASE("a mock provider needs no base_url", "[config]") {
     auto cfg = parse_config("[providers.mock]\nprotocol = \"mock\"\n", "v.toml");
     REQUIRE(cfg);
@@ -476,12 +502,13 @@ TEST_CASE("a protocol the build has no implementation of is refused at load", "[
     std::string toml(R"(
 [providers.openai]
 base_url = "https://api.openai.com/v1"
-protocol = "chat-sse"
+protocol = "veo-predict"
 )");
     auto e = error_of(toml);
     CHECK(e.find("providers.openai.protocol") != std::string::npos);
-    CHECK(e.find("\"chat-sse\" is not allowed") != std::string::npos);
+    CHECK(e.find("\"veo-predict\" is not allowed") != std::string::npos);
     CHECK(e.find("\"openai-videos\"") != std::string::npos);
+    CHECK(e.find("\"chat-sse\"") != std::string::npos);  // offered among the known ones
     auto ok = parse_config("[providers.local]\nprotocol = \"mock\"\n", "videodrop.toml");
     REQUIRE(ok);
     CHECK(ok->providers.at("local").core.base_url.empty());  // served by the executable

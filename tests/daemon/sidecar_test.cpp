@@ -101,7 +101,10 @@ TEST_CASE("the sidecar has the documented shape", "[delivery]") {
         {"provider",
          {{"video_id", "video_123"},
           {"remixed_from", nullptr},
-          {"request_ids", {"req_1", "req_2"}}}},
+          {"request_ids", {"req_1", "req_2"}},
+          {"protocol", nullptr},
+          {"served_model", nullptr},
+          {"result_host", nullptr}}},
         {"timing",
          {{"discovered", "2026-11-22T10:00:00.000Z"},
           {"submitted", "2026-11-22T10:00:01.500Z"},
@@ -127,6 +130,20 @@ TEST_CASE("the sidecar has the documented shape", "[delivery]") {
     };
     CHECK(s == expected);
     CHECK(s.dump().find("\"fps\":30,") != std::string::npos);  // an integer, as documented
+}
+
+TEST_CASE("a sidecar names the protocol, the served model and the link's host, never the link",
+          "[delivery]") {
+    auto job = delivered_job();
+    job.protocol = "chat-sse";
+    job.served_model = "sora-video-landscape-8s";
+    job.result_url = "https://user@cdn.example.com:8443/tmp/v.mp4?sig=SECRETSIG&expires=1";
+    auto s = vd::make_sidecar(job, "cat-piano-2", vd::from_ms(k20261122T10 + 70000), "0.1.0");
+    CHECK(s["provider"]["protocol"] == "chat-sse");
+    CHECK(s["provider"]["served_model"] == "sora-video-landscape-8s");
+    CHECK(s["provider"]["result_host"] == "cdn.example.com");
+    CHECK(s.dump().find("SECRETSIG") == std::string::npos);
+    CHECK(s.dump().find("user@") == std::string::npos);
 }
 
 TEST_CASE("a sidecar without image, audio or remix source says null there", "[delivery]") {

@@ -52,7 +52,7 @@ class SimHttp final : public ports::Http {
   public:
     SimHttp(Host& h, Provider& p, std::map<std::string, bool>& truncated)
         : h_(h), provider_(p), truncated_(truncated) {}
-    void send(const HttpRequest& req, Done done) override {
+    void send(const HttpRequest& req, Done done, Piece) override {
         h_.effect();
         h_.later(h_.now() + h_.latency(), [this, req, done] {
             bool answered = true;
@@ -169,8 +169,8 @@ class SimFiles final : public ports::Files {
         w_.outbox[job.output_name] = job.id;
         return job.output_name;
     }
-    // Two effects, as in the real one: the inputs and error file into failed/ (under the stem
-    // planned in the claim), then the claim removed.
+    // As the real one: the inputs and error file into failed/ (under the stem planned in the
+    // claim); the executor removes the claim after telling the outcome.
     tl::expected<std::string, std::string> fail(const Job& job) override {
         h_.effect();
         auto claim = w_.claims.find(job.id);
@@ -179,10 +179,7 @@ class SimFiles final : public ports::Files {
             claim->second = free_stem(w_.failed, job.spec.name);
             w_.failed[claim->second] = {job.id, job.state};
         }
-        std::string stem = claim->second;
-        h_.effect();
-        w_.claims.erase(job.id);
-        return stem;
+        return claim->second;  // the claim goes after the outcome is told (State port)
     }
 
   private:
