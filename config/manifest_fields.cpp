@@ -5,7 +5,8 @@
 
 #include "config/aspect.hpp"
 #include "config/manifest_image.hpp"
-#include "config/utf8.hpp"
+#include "config/manifest_shots.hpp"
+#include "config/manifest_values.hpp"
 #include "config/wording.hpp"
 
 namespace vd {
@@ -18,101 +19,6 @@ const std::vector<std::string> kFields{"prompt",   "model",     "seconds",  "siz
                                        "variants", "meta",      "shots"};
 const std::vector<std::string> kFits{"cover", "contain", "exact"};
 const std::vector<std::string> kVariants{"thumbnail", "spritesheet"};
-constexpr size_t kMaxPromptChars = 32000;
-
-std::string type_name(const json& v) {
-    switch (v.type()) {
-        case json::value_t::string:
-            return "a string";
-        case json::value_t::number_integer:
-        case json::value_t::number_unsigned:
-            return "an integer";
-        case json::value_t::number_float:
-            return "a number with a fraction";
-        case json::value_t::boolean:
-            return "a boolean";
-        case json::value_t::array:
-            return "a list";
-        case json::value_t::object:
-            return "a table";
-        default:
-            return "null";
-    }
-}
-
-void wrong_type(ManifestCheck& check, const std::string& field, const json& v,
-                const std::string& expected) {
-    check.add(field, "wrong_type", "expected " + expected + ", got " + type_name(v));
-}
-
-std::string unknown_key(const std::string& key, const std::vector<std::string>& known,
-                        const std::string& otherwise) {
-    std::string hint = did_you_mean(key, known);
-    return "unknown key" + (hint.empty() ? " (" + otherwise + ")" : hint);
-}
-
-// The field as a string; nullopt when absent or of another type (then a problem is recorded).
-std::optional<std::string> get_string(const json& m, const std::string& field,
-                                      ManifestCheck& check) {
-    auto it = m.find(field);
-    if (it == m.end()) return std::nullopt;
-    if (!it->is_string()) return wrong_type(check, field, *it, "a string"), std::nullopt;
-    return it->get<std::string>();
-}
-
-std::optional<int> get_int(const json& m, const std::string& field, ManifestCheck& check,
-                           const std::string& example) {
-    auto it = m.find(field);
-    if (it == m.end()) return std::nullopt;
-    if (!it->is_number_integer()) {
-        std::string expected = "an integer such as " + example;
-        if (it->is_string()) expected += " (without quotes)";
-        return wrong_type(check, field, *it, expected), std::nullopt;
-    }
-    constexpr int64_t kLimit = 1'000'000'000;
-    bool in_range = it->is_number_unsigned()
-                        ? it->get<uint64_t>() <= uint64_t{kLimit}
-                        : it->get<int64_t>() >= -kLimit && it->get<int64_t>() <= kLimit;
-    if (!in_range)
-        return check.add(field, "wrong_type", it->dump() + " is out of range"), std::nullopt;
-    return static_cast<int>(it->get<int64_t>());
-}
-
-std::vector<std::string> texts(const std::vector<int>& values) {
-    std::vector<std::string> out;
-    for (int v : values)
-        out.push_back(std::to_string(v));
-    return out;
-}
-
-template <class T>
-bool contains(const std::vector<T>& items, const T& v) {
-    return std::find(items.begin(), items.end(), v) != items.end();
-}
-
-void check_prompt(const std::string& field, const std::string& raw, std::string& out,
-                  ManifestCheck& check) {
-    // Prompts from JSON may carry escapes the file-level UTF-8 check couldn't see.
-    if (find_invalid_utf8(raw)) return check.add(field, "invalid_utf8", "is not valid UTF-8");
-    out = std::string(trim(raw));
-    // A JSON "\u0000" or a raw control byte would reach the provider as it is.
-    if (auto at = find_control_char(out)) {
-        char code[8];
-        std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned char>(out[*at]));
-        return check.add(field, "bad_prompt",
-                         "contains the control character " + std::string(code) + " at byte " +
-                             std::to_string(*at + 1) +
-                             " (remove it; only line breaks and tabs may appear)");
-    }
-    if (out.empty())
-        return check.add(field, "missing_prompt", "is empty (write what the video should show)");
-    size_t chars = count_code_points(out);
-    if (chars > kMaxPromptChars)
-        check.add(
-            field, "prompt_too_long",
-            "is " + std::to_string(chars) + " characters long; the limit is 32000 (shorten it)");
-}
-
 struct Target {
     const ModelSpec* model = nullptr;  // null when the provider or model is unknown
 };
@@ -157,7 +63,7 @@ Target check_provider_and_model(const json& m, const Config& cfg, JobSpec& job,
 void check_seconds(const json& m, const Config& cfg, const Target& t, JobSpec& job,
                    ManifestCheck& check) {
     auto given = get_int(m, "seconds", check, "8");
-    if (check.failed("seconds")) return;
+    if (check.failed("seconds") || m.contains("shots")) return;  // a storyboard's: its shots' sum
     job.seconds = given.value_or(cfg.defaults.seconds);
     if (!t.model || contains(t.model->seconds, job.seconds)) return;
     const std::string use = use_hint(texts(t.model->seconds));
@@ -297,42 +203,6 @@ void check_variants(const json& m, const Config& cfg, JobSpec& job, ManifestChec
     }
 }
 
-void check_shots(const json& m, const Target& t, ManifestCheck& check) {
-    auto it = m.find("shots");
-    if (it == m.end()) return;
-    if (!it->is_array() || it->empty())
-        return wrong_type(check, "shots", *it, "a list of {seconds, prompt} tables");
-    for (size_t i = 0; i < it->size(); ++i) {
-        const json& shot = (*it)[i];
-        std::string at = "shots[" + std::to_string(i) + "]";
-        if (!shot.is_object()) {
-            wrong_type(check, at, shot, "a table {seconds, prompt}");
-            continue;
-        }
-        ManifestCheck inner{check.file, {}};
-        for (const auto& [key, value] : shot.items())
-            if (key != "seconds" && key != "prompt")
-                inner.add(key, "unknown_key",
-                          unknown_key(key, {"seconds", "prompt"}, "a shot has seconds and prompt"));
-        auto seconds = get_int(shot, "seconds", inner, "4");
-        if (!seconds && !inner.failed("seconds"))
-            inner.add("seconds", "bad_seconds", "missing");
-        else if (seconds && t.model && !contains(t.model->seconds, *seconds))
-            inner.add("seconds", "bad_seconds",
-                      std::to_string(*seconds) + " is not allowed for " + t.model->name +
-                          use_hint(texts(t.model->seconds)));
-        std::string prompt;
-        if (auto p = get_string(shot, "prompt", inner))
-            check_prompt("prompt", *p, prompt, inner);
-        else if (!inner.failed("prompt"))
-            inner.add("prompt", "missing_prompt", "missing");
-        for (auto& p : inner.problems)
-            check.add(at + "." + p.field, p.code, p.message);
-    }
-    check.add("shots", "unsupported",
-              "storyboards (shots) are not supported yet (make one manifest per shot)");
-}
-
 // A chat-sse provider answers with one link to the video: no id to remix or to fetch variants by.
 void check_stream_provider(const json& m, const Config& cfg, JobSpec& job, ManifestCheck& check) {
     auto p = cfg.providers.find(job.provider);
@@ -354,7 +224,7 @@ json manifest_as_read(const json& m, const JobSpec& job) {
         {"prompt", job.prompt},     {"provider", job.provider},    {"model", job.model},
         {"seconds", job.seconds},   {"size", to_string(job.size)}, {"priority", job.priority},
         {"variants", job.variants}, {"image_fit", job.image_fit},  {"meta", job.meta}};
-    for (const char* optional : {"aspect", "image", "remix_of"})
+    for (const char* optional : {"aspect", "image", "remix_of", "shots"})
         if (m.contains(optional)) out[optional] = m.at(optional);
     return out;
 }
@@ -386,7 +256,7 @@ void check_fields(const json& m, const std::string& dir, const Config& cfg, JobS
         else
             wrong_type(check, "meta", *it, "a table of your own fields");
     }
-    check_shots(m, target, check);
+    check_shots(m, cfg, target.model, job, check);
     job.manifest = manifest_as_read(m, job);
 }
 

@@ -25,7 +25,7 @@ void add_manage(CLI::App& app, Globals& g, int& rc) {
     auto sub = std::make_shared<manage::SubmitOptions>();
     auto seconds = std::make_shared<int>(0);
     auto* s = app.add_subcommand("submit", "write a manifest into the inbox");
-    s->add_option("prompt", sub->prompt, "what the video shows")->required();
+    s->add_option("prompt", sub->prompt, "what the video shows (or give --shot)");
     s->add_option("--image", sub->image, "reference image (PNG, JPEG or WebP), copied in");
     s->add_option("--model", sub->model, "model (default: [defaults] model)");
     auto* secs = s->add_option("--seconds", *seconds, "duration (default: [defaults] seconds)");
@@ -36,6 +36,10 @@ void add_manage(CLI::App& app, Globals& g, int& rc) {
     auto* prio = s->add_option("--priority", *priority, "higher goes first (default 0)");
     s->add_option("--variant", sub->variants, "also fetch: thumbnail, spritesheet (repeatable)");
     s->add_option("--remix-of", sub->remix_of, "a video id, or the name of a delivered job");
+    s->add_option("--shot", sub->shots,
+                  "a storyboard's shot as SECONDS:PROMPT, instead of a prompt (repeatable, 2 to "
+                  "10; chat-sse providers)")
+        ->allow_extra_args(false);
     s->add_option("--name", sub->name,
                   "job name (default: the prompt's first words; NAME-2, ... when taken)");
     s->callback([&g, &rc, sub, seconds, secs, priority, prio] {

@@ -88,8 +88,19 @@ std::string reserve(const Config& cfg, const std::string& base, const std::strin
     return "";
 }
 
-json manifest_json(const SubmitOptions& o, const std::string& image_name) {
-    json m = {{"prompt", o.prompt}};
+// "4:a cat wakes up" -> {"seconds": 4, "prompt": "a cat wakes up"}; nullopt when not that shape.
+std::optional<json> parse_shot(const std::string& text) {
+    size_t colon = text.find(':');
+    if (colon == 0 || colon == std::string::npos || colon > 4) return std::nullopt;
+    for (size_t i = 0; i < colon; ++i)
+        if (!std::isdigit(static_cast<unsigned char>(text[i]))) return std::nullopt;
+    return json{{"seconds", std::stoi(text.substr(0, colon))}, {"prompt", text.substr(colon + 1)}};
+}
+
+json manifest_json(const SubmitOptions& o, const json& shots, const std::string& image_name) {
+    json m = json::object();
+    if (shots.empty() || !o.prompt.empty()) m["prompt"] = o.prompt;
+    if (!shots.empty()) m["shots"] = shots;
     if (!o.model.empty()) m["model"] = o.model;
     if (o.seconds) m["seconds"] = *o.seconds;
     if (!o.size.empty()) m["size"] = o.size;
@@ -158,6 +169,25 @@ int submit(const Config& cfg, const SubmitOptions& o) {
                          what, *bad);
             return cli::kUsage;
         }
+    json shots = json::array();
+    for (const auto& text : o.shots) {
+        auto shot = parse_shot(text);
+        if (!shot || find_invalid_utf8(text)) {
+            std::fprintf(stderr,
+                         "videodrop: submit: --shot \"%s\" is not SECONDS:PROMPT in UTF-8 (such "
+                         "as --shot \"4:a cat wakes up\")\n",
+                         one_line(text, 60).c_str());
+            return cli::kUsage;
+        }
+        shots.push_back(std::move(*shot));
+    }
+    if (o.prompt.empty() && shots.empty()) {
+        std::fprintf(stderr,
+                     "videodrop: submit: give a prompt, or a storyboard as --shot "
+                     "SECONDS:PROMPT two or more times\n");
+        return cli::kUsage;
+    }
+    const std::string slug_of = o.prompt.empty() ? shots[0]["prompt"].get<std::string>() : o.prompt;
     std::string ext;
     if (!o.image.empty()) {
         // The user's own file: a wrong path is a mistake on the command line, not a fatal error.
@@ -178,7 +208,7 @@ int submit(const Config& cfg, const SubmitOptions& o) {
 
     Staging staging;
     const std::string name =
-        reserve(cfg, o.name.empty() ? default_name(o.prompt) : o.name, ext, staging);
+        reserve(cfg, o.name.empty() ? default_name(slug_of) : o.name, ext, staging);
     if (name.empty()) return cli::kFatal;
     const std::string image_name = ext.empty() ? "" : name + ext;
     const std::string manifest_name = name + ".json";
@@ -206,7 +236,7 @@ int submit(const Config& cfg, const SubmitOptions& o) {
         }
     }
     const std::string staged = staging.dir + "/" + manifest_name;
-    if (auto w = fs::write_atomic(staged, manifest_json(o, image_name).dump(2) + "\n"); !w) {
+    if (auto w = fs::write_atomic(staged, manifest_json(o, shots, image_name).dump(2) + "\n"); !w) {
         std::fprintf(stderr, "videodrop: %s\n", w.error().c_str());
         return cli::kFatal;
     }

@@ -168,7 +168,7 @@ TEST_CASE("messages list the allowed values and say what to do", "[manifest]") {
     CHECK(bad("unknown_model.toml").front().message ==
           "\"sora-3\" is not a model of provider openai (use sora-2 or sora-2-pro)");
     CHECK(bad("unknown_provider.json").front().message ==
-          "\"runway\" is not a configured provider (use gateway or openai)");
+          "\"runway\" is not a configured provider (use gateway, openai or studio)");
     CHECK(bad("bad_size.json").front().message ==
           "640x480 is not allowed for sora-2 (use 720x1280 or 1280x720)");
     CHECK(bad("bad_seconds--default.json").front().message ==
@@ -180,13 +180,65 @@ TEST_CASE("messages list the allowed values and say what to do", "[manifest]") {
     CHECK(bad("bad name!.json").front().code == "bad_name");
 }
 
-TEST_CASE("storyboard shots are checked, then refused as unsupported", "[manifest]") {
+TEST_CASE("storyboard shots are checked; a provider other than chat-sse refuses them",
+          "[manifest]") {
     auto problems = bad("unknown_key--in-shot.toml");
     REQUIRE(problems.size() == 2);
     CHECK(problems[0].field == "shots[0].duration");
     CHECK(problems[0].code == "unknown_key");
     CHECK(problems[1].code == "unsupported");
-    CHECK(bad("unsupported--shots.toml").size() == 1);
+    auto refused = bad("unsupported--shots.toml");
+    REQUIRE(refused.size() == 1);
+    CHECK(refused[0].message ==
+          "provider openai speaks openai-videos; storyboards are made only by chat-sse "
+          "providers, which join the shots themselves (set provider to one, or make one "
+          "manifest per shot)");
+    auto one = bad("bad_shots--one-shot.toml");
+    REQUIRE(one.size() == 2);
+    CHECK(one[0].message ==
+          "has 1 shot(s); a storyboard has 2 to 10 (for one shot, give prompt and seconds "
+          "instead)");
+    CHECK(one[1].message ==
+          "the shots add up to 4s, which sora-2 does not make (make them add "
+          "up to 10 or 15)");
+}
+
+TEST_CASE("a storyboard for a chat-sse provider is one job in the server's shot syntax",
+          "[manifest]") {
+    JobSpec job = good("storyboard.toml");
+    CHECK(job.provider == "studio");
+    CHECK(job.seconds == 10);
+    CHECK(job.size == Size{720, 1280});
+    CHECK(job.prompt ==
+          "[5.0s]A door opens onto a snowy street. [5.0s]A dog runs in, shaking off snow.");
+    REQUIRE(job.manifest.contains("shots"));
+    CHECK(job.manifest["shots"].size() == 2);
+    CHECK(job.manifest["shots"][1]["prompt"] == "A dog runs in, shaking off snow.");
+
+    test::TempDir dir;
+    Config cfg = test::corpus_config();
+    auto problems_of = [&](const std::string& text) {
+        auto j = read_manifest(dir.write("s.json", text), dir.str(), cfg);
+        REQUIRE_FALSE(j);
+        std::vector<std::string> out;
+        for (const auto& p : j.error())
+            out.push_back(p.field + ": " + p.message);
+        return out;
+    };
+    CHECK(problems_of(R"({"provider": "studio", "prompt": "x", "seconds": 10,
+        "shots": [{"seconds": 5, "prompt": "a"}, {"seconds": 5, "prompt": "b"}]})") ==
+          std::vector<std::string>{
+              "prompt: cannot be given with shots (a storyboard's prompts and seconds are its "
+              "shots'; remove prompt)",
+              "seconds: cannot be given with shots (a storyboard's prompts and seconds are its "
+              "shots'; remove seconds)"});
+    CHECK(problems_of(R"({"provider": "studio",
+        "shots": [{"seconds": 5, "prompt": "a [2.5s] cut"}, {"seconds": 0, "prompt": ""}]})") ==
+          std::vector<std::string>{
+              "shots[0].prompt: contains a mark like [4.0s], which the provider reads as the "
+              "start of another shot (reword it, or make it a shot of its own)",
+              "shots[1].seconds: 0 is not a length (use 1 or more)",
+              "shots[1].prompt: is empty (write what the video should show)"});
 }
 
 TEST_CASE("prompt length counts characters, not bytes", "[manifest]") {

@@ -192,3 +192,34 @@ TEST_CASE("chat-sse: check asks for models and availability, validate names what
 }
 
 }  // namespace vd
+
+namespace vd {
+
+TEST_CASE("chat-sse: a storyboard goes out as one generation in the server's shot syntax",
+          "[chat_sse][daemon]") {
+    mock::Server server(mock_options());
+    server.start();
+    Spool s;
+    s.drop("board.toml",
+           "[[shots]]\nseconds = 1\nprompt = \"a calm lake\"\n"
+           "[[shots]]\nseconds = 1\nprompt = \"a boat crosses it\"\n");
+    auto run = videodrop(chat_config(s, server.base_url()), "once");
+    INFO(run.output);
+    CHECK(run.code == 0);
+    require_good_video(s.outbox() / "board.mp4", {160, 90}, 2);  // the shots' sum
+    REQUIRE(chat_posts(server) == 1);
+    for (const auto& r : server.requests())
+        if (r.path == "/v1/chat/completions") {
+            CHECK(r.fields["model"] == "sora-video-landscape-2s");
+            CHECK(r.fields["messages"][0]["content"] ==
+                  "[1.0s]a calm lake [1.0s]a boat crosses it");
+        }
+    auto sidecar = read_json(s.outbox() / "board.json");
+    CHECK(sidecar["manifest"]["seconds"] == 2);
+    CHECK(sidecar["manifest"]["shots"] ==
+          nlohmann::json::array({{{"seconds", 1}, {"prompt", "a calm lake"}},
+                                 {{"seconds", 1}, {"prompt", "a boat crosses it"}}}));
+    CHECK(sidecar["cost"]["usd"] == Approx(0.10));
+}
+
+}  // namespace vd

@@ -262,6 +262,50 @@ TEST_CASE("submit takes aspect, priority, variants and remix-of into the manifes
     CHECK_THAT(both.output, Catch::Contains("excludes"));
 }
 
+TEST_CASE("submit --shot writes a storyboard named by its first shot", "[manage][submit]") {
+    Setup s(R"(
+[providers.studio]
+protocol = "chat-sse"
+base_url = "http://127.0.0.1:9/v1"
+api_key_env = "VD_MANAGE_TEST_STUDIO_KEY"
+
+[providers.studio.models.sora-2]
+seconds = [4, 10]
+sizes = ["1280x720"]
+usd_per_second = 0.02
+)");
+    Run r = s.run(
+        "submit --shot '4:A door opens.' --shot '6:A dog runs in: fast.' --model sora-2 "
+        "--name door");
+    INFO(r.output);
+    // The default provider is not chat-sse: refused now, nothing written.
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains("storyboards are made only by chat-sse providers"));
+    CHECK(sfs::is_empty(s.inbox));
+
+    sfs::path toml = s.config;
+    std::string text = slurp(s.config);
+    text.replace(text.find("provider = \"openai\""), 19, "provider = \"studio\"");
+    std::ofstream(toml) << text;
+    Run ok = s.run("submit --shot '4:A door opens.' --shot '6:A dog runs in: fast.'");
+    INFO(ok.output);
+    REQUIRE(ok.code == 0);
+    auto m = json::parse(slurp(s.inbox + "/a-door-opens.json"));
+    CHECK(m ==
+          json{{"shots", json::array({{{"seconds", 4}, {"prompt", "A door opens."}},
+                                      {{"seconds", 6}, {"prompt", "A dog runs in: fast."}}})}});
+    auto spec = vd::read_manifest(s.inbox + "/a-door-opens.json", s.inbox, s.cfg());
+    REQUIRE(spec);
+    CHECK(spec->prompt == "[4.0s]A door opens. [6.0s]A dog runs in: fast.");
+
+    Run shape = s.run("submit --shot 'four:a door'");
+    CHECK(shape.code == 2);
+    CHECK_THAT(shape.output, Catch::Contains("--shot \"four:a door\" is not SECONDS:PROMPT"));
+    Run none = s.run("submit");
+    CHECK(none.code == 2);
+    CHECK_THAT(none.output, Catch::Contains("give a prompt, or a storyboard as --shot"));
+}
+
 // ---- status ----
 
 TEST_CASE("status lists active jobs first with progress, age, cost, outputs and errors",

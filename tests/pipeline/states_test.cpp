@@ -146,7 +146,9 @@ TEST_CASE("the engine reaches a provider only through a registered protocol",
           "[engine][protocol]") {
     REQUIRE(protocol::find("openai-videos"));
     CHECK(protocol::find("openai-videos")->name() == "openai-videos");
-    CHECK(protocol::find("chat-sse") == nullptr);
+    REQUIRE(protocol::find("chat-sse"));
+    CHECK(protocol::find("chat-sse")->name() == "chat-sse");
+    CHECK(protocol::find("veo-predict") == nullptr);
     CHECK(protocol::find("") == nullptr);
     CHECK(protocol::self_served("mock"));
     CHECK_FALSE(protocol::self_served("openai-videos"));
