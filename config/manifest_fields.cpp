@@ -14,9 +14,9 @@ namespace {
 
 using nlohmann::json;
 
-const std::vector<std::string> kFields{"prompt",   "model",     "seconds",  "size",     "aspect",
-                                       "image",    "image_fit", "remix_of", "provider", "priority",
-                                       "variants", "meta",      "shots"};
+const std::vector<std::string> kFields{"prompt",   "model",     "seconds",  "size",      "aspect",
+                                       "image",    "image_fit", "remix_of", "provider",  "priority",
+                                       "variants", "meta",      "shots",    "continuity"};
 const std::vector<std::string> kFits{"cover", "contain", "exact"};
 const std::vector<std::string> kVariants{"thumbnail", "spritesheet"};
 struct Target {
@@ -224,7 +224,7 @@ json manifest_as_read(const json& m, const JobSpec& job) {
         {"prompt", job.prompt},     {"provider", job.provider},    {"model", job.model},
         {"seconds", job.seconds},   {"size", to_string(job.size)}, {"priority", job.priority},
         {"variants", job.variants}, {"image_fit", job.image_fit},  {"meta", job.meta}};
-    for (const char* optional : {"aspect", "image", "remix_of", "shots"})
+    for (const char* optional : {"aspect", "image", "remix_of", "shots", "continuity"})
         if (m.contains(optional)) out[optional] = m.at(optional);
     return out;
 }

@@ -56,7 +56,12 @@ std::optional<Shot> read_shot(const json& shot, const std::string& at, ManifestC
 void check_shots(const json& m, const Config& cfg, const ModelSpec* model, JobSpec& job,
                  ManifestCheck& check) {
     auto it = m.find("shots");
-    if (it == m.end()) return;
+    if (it == m.end()) {
+        if (m.contains("continuity"))
+            check.add("continuity", "bad_shots",
+                      "applies to storyboards only (give shots, or remove continuity)");
+        return;
+    }
     if (!it->is_array() || it->empty())
         return wrong_type(check, "shots", *it, "a list of {seconds, prompt} tables");
     if (it->size() < kMinShots || it->size() > kMaxShots)
@@ -77,20 +82,44 @@ void check_shots(const json& m, const Config& cfg, const ModelSpec* model, JobSp
             shots.push_back(std::move(*s));
 
     auto p = cfg.providers.find(job.provider);
-    if (p != cfg.providers.end() && p->second.core.protocol != "chat-sse")
-        return check.add("shots", "unsupported",
-                         "provider " + job.provider + " speaks " + p->second.core.protocol +
-                             "; storyboards are made only by chat-sse providers, which join the "
-                             "shots themselves (set provider to one, or make one manifest per "
-                             "shot)");
+    const bool joined_by_server = p != cfg.providers.end() && p->second.core.protocol == "chat-sse";
+    if (auto c = m.find("continuity"); c != m.end()) {
+        if (!c->is_string() || (*c != "last-frame" && *c != "none"))
+            check.add("continuity", "bad_continuity",
+                      "is " + c->dump() +
+                          "; use \"last-frame\" (each shot starts from the last "
+                          "frame of the one before) or \"none\"");
+        else if (joined_by_server && *c == "last-frame")
+            check.add("continuity", "unsupported",
+                      "provider " + job.provider +
+                          " joins the shots itself (chat-sse); remove "
+                          "continuity");
+        else
+            job.continuity = *c == "last-frame";
+    }
+    if (!joined_by_server && m.contains("variants"))
+        check.add("variants", "bad_shots",
+                  "cannot be given with shots (a storyboard is joined from its shots' videos; "
+                  "remove variants)");
     if (shots.size() != it->size()) return;
 
     int total = 0;
     std::string prompt;
-    for (const auto& s : shots) {
+    for (size_t i = 0; i < shots.size(); ++i) {
+        const Shot& s = shots[i];
         total += s.seconds;
         if (!prompt.empty()) prompt += ' ';
         prompt += "[" + std::to_string(s.seconds) + ".0s]" + s.prompt;
+        if (!joined_by_server && model && !contains(model->seconds, s.seconds))
+            check.add("shots[" + std::to_string(i) + "].seconds", "bad_seconds",
+                      std::to_string(s.seconds) + " is not allowed for " + model->name + " (use " +
+                          one_of(texts(model->seconds)) + ")");
+    }
+    if (!joined_by_server) {
+        job.seconds = total;
+        job.shots = std::move(shots);
+        check_prompt("shots", prompt, job.prompt, check);
+        return;
     }
     if (model && !contains(model->seconds, total))
         return check.add("shots", "bad_seconds",

@@ -204,6 +204,30 @@ void discard_tmp(const Paths& paths, const std::string& job_id) {
     ::closedir(d);
 }
 
+std::string shot_path(const Paths& paths, const std::string& storyboard, int shot,
+                      const std::string& ext) {
+    return paths.outbox + "/.tmp/" + storyboard + ".shot" + std::to_string(shot + 1) + "." + ext;
+}
+
+tl::expected<void, std::string> keep_shot(const Paths& paths, const std::string& shot_id,
+                                          const std::string& kept) {
+    const std::string download = tmp_path(paths, shot_id, "video");
+    if (!exists(download)) {
+        if (exists(kept)) return {};  // kept before a restart
+        return tl::unexpected("the shot's download " + download + " is missing");
+    }
+    if (auto f = finish_file(download, fs::FileMode{}); !f) return f;
+    if (::rename(download.c_str(), kept.c_str()) != 0)
+        return tl::unexpected("cannot keep " + download + " as " + kept + ": " + why(errno));
+    return fs::fsync_dir(paths.outbox + "/.tmp");
+}
+
+void discard_shots(const Paths& paths, const Job& storyboard) {
+    discard_tmp(paths, storyboard.id);  // STORYBOARD.shotN.*
+    for (const auto& shot : storyboard.children)
+        discard_tmp(paths, shot);
+}
+
 std::string output_file(const std::string& stem, const std::string& variant) {
     if (variant == "video") return stem + ".mp4";
     return stem + "." + variant + "." + ext_of(variant);

@@ -22,6 +22,15 @@ tl::expected<void, std::string> prepare(const Paths& paths);
 std::string tmp_path(const Paths& paths, const std::string& job_id, const std::string& variant);
 // Removes a job's leftovers in outbox/.tmp/ (after it failed or was cancelled).
 void discard_tmp(const Paths& paths, const std::string& job_id);
+// A storyboard's files in outbox/.tmp: its kept shots (and the frames they start from) as
+// STORYBOARD.shotN.EXT, N from 1.
+std::string shot_path(const Paths& paths, const std::string& storyboard, int shot,
+                      const std::string& ext);
+// Moves a verified shot's download (job `shot_id`) to `kept`, durably; done before is fine.
+tl::expected<void, std::string> keep_shot(const Paths& paths, const std::string& shot_id,
+                                          const std::string& kept);
+// The storyboard's kept shots and its shots' own leftovers, once it is published or failed.
+void discard_shots(const Paths& paths, const Job& storyboard);
 // The published file name: "cat.mp4", "cat.thumbnail.webp", "cat.spritesheet.jpg".
 std::string output_file(const std::string& stem, const std::string& variant);
 

@@ -2,6 +2,8 @@
 
 #include "daemon/logging.hpp"
 
+#include <set>
+
 #include <spdlog/spdlog.h>
 
 namespace vd {
@@ -11,8 +13,17 @@ Executor::Executor(std::unique_ptr<Engine> engine, Ports ports, Hooks hooks)
 
 void Executor::restore(std::vector<Job> records, std::vector<LedgerEntry> ledger,
                        const nlohmann::json& limits) {
+    // Storyboards still at work: their shots, finished ones included, go back to the engine.
+    std::set<std::string> storyboards;
+    for (const auto& job : records)
+        if (!job.children.empty() && (!is_terminal(job.state) || ports_.state.has_claim(job.id)))
+            storyboards.insert(job.id);
     std::vector<Job> jobs;
     for (auto& job : records) {
+        if (!job.parent.empty()) {
+            if (storyboards.count(job.parent)) jobs.push_back(std::move(job));
+            continue;
+        }
         // A finished job whose inputs are already in failed/ or whose outputs are published
         // needs nothing more.
         if (is_terminal(job.state) && !ports_.state.has_claim(job.id)) continue;
@@ -116,12 +127,22 @@ void Executor::carry_out(const Probe& p) {
 // and the claim goes only after the delivered record is written.
 void Executor::carry_out(const Deliver& d) {
     Job job = d.job;
+    if (!job.parent.empty()) {  // a storyboard's shot: kept for the join, not published
+        if (auto kept = ports_.files.keep_shot(job); !kept) {
+            carry_out(
+                job_log(Log::error, job,
+                        " could not be kept: " + kept.error() + " (kept again at the next start)"));
+            return;
+        }
+        execute(engine_->on_delivered(job.id, "", now()));
+        return;
+    }
     if (job.output_name.empty()) {
         job.output_name = ports_.files.choose_output_name(job.spec.name);
         carry_out(Persist{job});
     }
     TimePoint t = now();
-    auto stem = ports_.files.publish(job, t);
+    auto stem = ports_.files.publish(job, d.shots, t);
     if (!stem) {
         carry_out(job_log(Log::error, job,
                           " could not be published: " + stem.error() +
@@ -136,6 +157,29 @@ void Executor::carry_out(const Deliver& d) {
     if (auto r = ports_.state.remove_claim(job.id); !r) spdlog::error("state: {}", r.error());
     ++delivered_;
     if (done && hooks_.finished) hooks_.finished(*done);
+}
+
+void Executor::carry_out(const Join& j) {
+    std::vector<std::string> shots;
+    for (size_t k = 0; k < j.shots.size(); ++k)
+        shots.push_back(ports_.files.shot_path(j.job, static_cast<int>(k), "mp4"));
+    ports_.media.join(std::move(shots), ports_.files.download_path(j.job, "video"),
+                      [this, job = j.job](std::string error) {
+                          if (stopped_) return;
+                          after(engine_->on_joined(job, error, now()));
+                      });
+}
+
+void Executor::carry_out(const ExtractFrame& f) {
+    const Job* shot = engine_->find(f.job);
+    const Job* from = engine_->find(f.from);
+    if (!shot || !from) return;
+    std::string png = ports_.files.shot_path(shot->parent, shot->shot, "png");
+    ports_.media.last_frame(ports_.files.shot_path(from->parent, from->shot, "mp4"), f.size, png,
+                            [this, job = f.job, png](std::string error) {
+                                if (stopped_) return;
+                                after(engine_->on_frame(job, png, error, now()));
+                            });
 }
 
 void Executor::carry_out(const Fail& f) {

@@ -58,6 +58,8 @@ class Executor {
     void carry_out(const Download& d);
     void carry_out(const Probe& p);
     void carry_out(const Deliver& d);
+    void carry_out(const Join& j);
+    void carry_out(const ExtractFrame& f);
     void carry_out(const Fail& f);
 
     std::unique_ptr<Engine> engine_;

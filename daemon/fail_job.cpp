@@ -24,7 +24,7 @@ tl::expected<std::string, std::string> move_failed_job(const Paths& paths, JobSt
     auto moved = delivery::move_to_failed(paths, dir, files, job.spec.name,
                                           make_error(job.spec.name, job.spec.manifest, e));
     if (!moved) return tl::unexpected(moved.error());
-    delivery::discard_tmp(paths, job.id);
+    delivery::discard_shots(paths, job);  // its downloads, and a storyboard's shots
     return *moved;
 }
 

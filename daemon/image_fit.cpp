@@ -268,6 +268,15 @@ tl::expected<void, std::string> write_png(const AVFrame& frame, const std::strin
 
 }  // namespace
 
+tl::expected<void, std::string> fit_frame(const AVFrame& frame, Size target,
+                                          const std::string& dest_png) {
+    FramePtr rgb = to_rgb(frame);
+    if (rgb && (rgb->width != target.width || rgb->height != target.height))
+        rgb = cover(*rgb, target);
+    if (!rgb) return fail(dest_png, "cannot convert the frame to " + to_string(target) + " RGB");
+    return write_png(*rgb, dest_png);
+}
+
 tl::expected<Size, std::string> image_size(const std::string& path) {
     auto frame = decode(path, kMaxImagePixels);
     if (!frame) return tl::unexpected(frame.error());

@@ -7,6 +7,8 @@
 
 #include "pipeline/types.hpp"
 
+struct AVFrame;
+
 namespace vd {
 
 struct FitResult {
@@ -26,6 +28,11 @@ inline constexpr int64_t kMaxImagePixels = 40'000'000;  // a 40 MP RGBA picture 
 tl::expected<FitResult, std::string> fit_image(const std::string& src, Size target,
                                                const std::string& fit, const std::string& dest_png,
                                                int64_t max_pixels = kMaxImagePixels);
+
+// A decoded picture (a video frame) written as `dest_png`, scaled to cover `target` and
+// centre-cropped.
+tl::expected<void, std::string> fit_frame(const AVFrame& frame, Size target,
+                                          const std::string& dest_png);
 
 // The size in pixels of a PNG, JPEG or WebP image as shown (decodes it).
 tl::expected<Size, std::string> image_size(const std::string& path);

@@ -60,8 +60,8 @@ std::string detail(const Job& j) {
             return bar(j.progress);
         case State::submitting:  // an answer stream (chat-sse) reports progress while open
             return j.progress > 0 ? bar(j.progress) : "";
-        case State::delivered:
-            return "-> " + output_of(j);
+        case State::delivered:  // a storyboard's shot is kept for the join, not published
+            return j.parent.empty() ? "-> " + output_of(j) : "kept for the join";
         case State::failed:
         case State::cancelled:
             return j.error ? one_line(j.error->stage + ": " + j.error->code, 48) : "";
@@ -73,7 +73,7 @@ std::string detail(const Job& j) {
 std::map<State, int> count_states(const std::vector<Job>& jobs) {
     std::map<State, int> counts;
     for (const auto& j : jobs)
-        ++counts[j.state];
+        if (j.parent.empty()) ++counts[j.state];  // a storyboard counts once, not per shot
     return counts;
 }
 
@@ -184,6 +184,7 @@ json status_json(std::vector<Job> jobs, const Ledger& ledger, const BudgetSettin
                   {"cost_usd", round_cents(j.cost_usd)},
                   {"output", j.state == State::delivered ? json(output_of(j)) : json()},
                   {"error", json()}};
+        if (!j.parent.empty()) e["storyboard"] = j.parent;  // a shot names its storyboard's id
         if (j.error)
             e["error"] = {{"stage", j.error->stage},
                           {"code", j.error->code},

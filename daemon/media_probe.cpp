@@ -180,6 +180,15 @@ void MediaProber::probe(std::string path, bool decode, std::function<void(MediaI
                  });
 }
 
+void MediaProber::run(std::function<std::string()> work, std::function<void(std::string)> done) {
+    auto error = std::make_shared<std::string>();
+    pool_.submit([error, work = std::move(work)] { *error = work(); },
+                 [error, done = std::move(done)](int status) {
+                     if (status < 0) *error = "not run: " + std::string(uv_strerror(status));
+                     done(std::move(*error));
+                 });
+}
+
 size_t MediaProber::pending() const {
     return pool_.pending();
 }

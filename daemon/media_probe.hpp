@@ -37,6 +37,9 @@ class MediaProber {
 
     // Dropped after shutdown().
     void probe(std::string path, bool decode, std::function<void(MediaInfo)> done);
+    // Other media work (a join, a frame) in the same bounded pool: `work` returns an error in
+    // words, empty when it succeeded; `done` gets it on the loop thread.
+    void run(std::function<std::string()> work, std::function<void(std::string)> done);
     size_t pending() const;  // queued + running
     size_t running() const;
     void shutdown();

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <tl/expected.hpp>
@@ -40,6 +41,10 @@ class Media {
     virtual ~Media() = default;
     virtual void probe(const std::string& path, bool decode,
                        std::function<void(MediaInfo)> done) = 0;
+    // Storyboards: `done` gets an error in words, empty on success.
+    using Done = std::function<void(std::string error)>;
+    virtual void join(std::vector<std::string> shots, std::string dest, Done done) = 0;
+    virtual void last_frame(std::string video, Size size, std::string dest_png, Done done) = 0;
 };
 
 // The state folder: records, the spend ledger, the limits, and the claims of inputs.
@@ -65,8 +70,17 @@ class Files {
     virtual std::string download_path(const std::string& job, const std::string& variant) = 0;
     // A free stem for a delivery named `name` (cat, cat-2, ...).
     virtual std::string choose_output_name(const std::string& name) = 0;
-    // Video, variants and sidecar into the outbox as job.output_name; returns the stem.
-    virtual tl::expected<std::string, std::string> publish(const Job& job, TimePoint now) = 0;
+    // Where a storyboard's kept shot (index from 0) and its files are: "mp4" the shot, "png" the
+    // frame it starts from.
+    virtual std::string shot_path(const std::string& storyboard, int shot,
+                                  const std::string& ext) = 0;
+    // A verified shot's download kept for the join (idempotent).
+    virtual tl::expected<void, std::string> keep_shot(const Job& shot) = 0;
+    // Video, variants and sidecar into the outbox as job.output_name; returns the stem. A
+    // storyboard's sidecar lists `shots`, and its kept shots go once it is published.
+    virtual tl::expected<std::string, std::string> publish(const Job& job,
+                                                           const std::vector<Job>& shots,
+                                                           TimePoint now) = 0;
     // The job's inputs into failed/ with its error file, its downloads and claim gone; returns
     // the error file's stem, "" when that was done before.
     virtual tl::expected<std::string, std::string> fail(const Job& job) = 0;

@@ -29,6 +29,8 @@ class ProbeMedia final : public ports::Media {
   public:
     explicit ProbeMedia(MediaProber& prober) : prober_(prober) {}
     void probe(const std::string& path, bool decode, std::function<void(MediaInfo)> done) override;
+    void join(std::vector<std::string> shots, std::string dest, Done done) override;
+    void last_frame(std::string video, Size size, std::string dest_png, Done done) override;
 
   private:
     MediaProber& prober_;
@@ -54,7 +56,10 @@ class FolderFiles final : public ports::Files {
     std::string failed() const override { return paths_.failed; }
     std::string download_path(const std::string& job, const std::string& variant) override;
     std::string choose_output_name(const std::string& name) override;
-    tl::expected<std::string, std::string> publish(const Job& job, TimePoint now) override;
+    std::string shot_path(const std::string& storyboard, int shot, const std::string& ext) override;
+    tl::expected<void, std::string> keep_shot(const Job& shot) override;
+    tl::expected<std::string, std::string> publish(const Job& job, const std::vector<Job>& shots,
+                                                   TimePoint now) override;
     tl::expected<std::string, std::string> fail(const Job& job) override;
 
   private:

@@ -61,10 +61,29 @@ json media_json(const MediaInfo& m) {
             {"audio", audio}};
 }
 
+// Each shot as made: what it asked for, the provider's video, the file that was joined.
+json storyboard_json(const Job& job, const std::vector<Job>& shots) {
+    if (shots.empty()) return nullptr;
+    json list = json::array();
+    for (const Job& shot : shots)
+        list.push_back({{"shot", shot.shot + 1},
+                        {"prompt", shot.spec.prompt},
+                        {"seconds", shot.spec.seconds},
+                        {"video_id", shot.video_id},
+                        {"request_ids", shot.request_ids},
+                        {"cost_usd", round6(shot.cost_usd)},
+                        {"duration", std::round(shot.media.duration * 1000) / 1000},
+                        {"bytes", shot.media.bytes},
+                        {"sha256", shot.media.sha256}});
+    return {{"continuity", job.spec.continuity ? json("last-frame") : json(nullptr)},
+            {"joined", "stream copy"},
+            {"shots", list}};
+}
+
 }  // namespace
 
 json make_sidecar(const Job& job, const std::string& stem, TimePoint delivered,
-                  const std::string& version) {
+                  const std::string& version, const std::vector<Job>& shots) {
     const JobSpec& s = job.spec;
     json input_reference;
     if (!s.image_original.empty())
@@ -122,6 +141,7 @@ json make_sidecar(const Job& job, const std::string& stem, TimePoint delivered,
           {"sha256", job.media.sha256}}},
         {"media", media_json(job.media)},
         {"variants", variants},
+        {"storyboard", storyboard_json(job, shots)},
         {"meta", s.meta.is_null() ? json::object() : s.meta},
         {"videodrop", {{"version", version}}},
     };

@@ -11,9 +11,10 @@
 
 namespace vd {
 
-// Schema "videodrop.sidecar/1" for a job published as STEM (media from job.media).
+// Schema "videodrop.sidecar/1" for a job published as STEM (media from job.media). A
+// storyboard's sidecar lists its `shots` under "storyboard" (null for other jobs).
 nlohmann::json make_sidecar(const Job& job, const std::string& stem, TimePoint delivered,
-                            const std::string& version);
+                            const std::string& version, const std::vector<Job>& shots = {});
 
 // The delivered job NAME as a remix source, read from outbox/NAME.json: nullopt when there is no
 // such sidecar, an error when it does not say which video it is.

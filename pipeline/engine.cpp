@@ -169,6 +169,15 @@ Commands Engine::cancel(const std::string& id, TimePoint now) {
         e.message += "; the provider has no cancel call, so its result is discarded";
     job.error = e;
     enter(job, State::cancelled, "by the user", out);
+    for (const auto& shot : job.children) {  // a storyboard's shots stop with it
+        auto s = jobs_.find(shot);
+        if (s == jobs_.end() || is_terminal(s->second.state)) continue;
+        if ((s->second.state == State::claimed || s->second.state == State::waiting) &&
+            s->second.resubmits == 0)
+            refund(s->second, now, out);
+        s->second.error = e;
+        enter(s->second, State::cancelled, "its storyboard was cancelled", out);
+    }
     return out;
 }
 
@@ -178,6 +187,9 @@ Commands Engine::tick(TimePoint now) {
     // Deadlines: job_timeout counts from the first create, whatever the job is doing since.
     for (auto& [id, job] : jobs_)
         enforce_deadline(job, now, out);
+    // Storyboards take what their shots did since.
+    for (auto& [id, job] : jobs_)
+        if (!job.children.empty()) advance_storyboard(job, now, out);
     // Downloads first, those whose links expire soonest first.
     std::vector<Job*> downloads;
     size_t downloading = 0;
@@ -246,14 +258,15 @@ Commands Engine::tick(TimePoint now) {
     std::vector<Job*> candidates;
     for (auto& [id, job] : jobs_)
         if ((job.state == State::claimed || job.state == State::waiting) &&
-            job.next_action <= now && !job.awaiting)
+            job.next_action <= now && !job.awaiting && job.children.empty() && !job.needs_frame)
             candidates.push_back(&job);
     std::sort(candidates.begin(), candidates.end(), [](const Job* a, const Job* b) {
         return a->spec.priority != b->spec.priority ? a->spec.priority > b->spec.priority
                                                     : a->seq < b->seq;
     });
     std::map<std::string, Scheduler::Decision> blocked;
-    for (Job* job : candidates) {
+    for (size_t i = 0; i < candidates.size(); ++i) {
+        Job* job = candidates[i];
         if (!provider_or_fail(*job, out)) continue;
         if (auto e = never_affordable(*job)) {
             fail(*job, std::move(*e), out);
@@ -267,6 +280,13 @@ Commands Engine::tick(TimePoint now) {
                         iso8601_utc(std::chrono::ceil<std::chrono::days>(now + Millis{1})) + ")";
             job->next_action = now + kBudgetRecheck;
             enter(*job, State::waiting, Wait::budget(std::move(*why)), out);
+            continue;
+        }
+        if (!job->spec.shots.empty()) {  // its whole cost fits: the shots take it from here
+            start_storyboard(*job, now, out);
+            for (const auto& id : job->children)  // ready shots may go in this same tick
+                if (Job& shot = jobs_.at(id); shot.state == State::claimed && !shot.needs_frame)
+                    candidates.push_back(&shot);
             continue;
         }
         auto b = blocked.find(job->spec.provider);

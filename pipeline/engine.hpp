@@ -42,8 +42,24 @@ struct Probe {  // probe the downloaded video; answer with Engine::on_probe
     Expectation expect;
     VerifyLevel level = VerifyLevel::decode;
 };
-struct Deliver {  // publish video + variants + sidecar; answer with Engine::on_delivered
+// Publish video + variants + sidecar; answer with Engine::on_delivered. A storyboard's shot
+// (job.parent set) is kept for the join instead (state/shots), unpublished.
+struct Deliver {
     Job job;
+    std::vector<Job> shots = {};  // a storyboard's shots, in order, for its sidecar
+};
+// Join the kept shots (in order) into the storyboard's video by stream copy, written where its
+// download would go; answer with Engine::on_joined.
+struct Join {
+    std::string job;
+    std::vector<std::string> shots;
+};
+// The last frame of kept shot `from`, fitted to `size`, as the reference image of shot `job`;
+// answer with Engine::on_frame.
+struct ExtractFrame {
+    std::string job;
+    std::string from;
+    Size size;
 };
 struct Fail {  // move the inputs to failed/ with NAME.error.json (job.error); no answer needed
     Job job;
@@ -74,8 +90,8 @@ inline Log job_log(Log::Level level, const Job& job, std::string text) {
                job.video_id,  job.request_ids.empty() ? std::string() : job.request_ids.back()};
 }
 
-using Command =
-    std::variant<Persist, SendHttp, Download, Probe, Deliver, Fail, RecordSpend, SaveLimits, Log>;
+using Command = std::variant<Persist, SendHttp, Download, Probe, Deliver, Join, ExtractFrame, Fail,
+                             RecordSpend, SaveLimits, Log>;
 using Commands = std::vector<Command>;
 
 struct DownloadResult {
@@ -111,6 +127,11 @@ class Engine {
     Commands on_probe(const std::string& job, const MediaInfo& info, TimePoint now);
     Commands on_delivered(const std::string& job, const std::string& output_name, TimePoint now);
     Commands cancel(const std::string& job, TimePoint now);
+    // A storyboard's join finished: `error` empty when the video is in place.
+    Commands on_joined(const std::string& job, const std::string& error, TimePoint now);
+    // A shot's reference frame is ready at `image` (error empty), or could not be made.
+    Commands on_frame(const std::string& job, const std::string& image, const std::string& error,
+                      TimePoint now);
 
     // Starts what may start now (downloads first, then submits by priority and arrival), polls
     // what is due, enforces deadlines.
@@ -183,6 +204,17 @@ class Engine {
     void after_verified(Job& job, TimePoint now, Commands& out);
     void pause_provider(Job* job, const std::string& provider, int slot, const std::string& why,
                         TimePoint now, Commands& out);
+
+    // Storyboards (engine_storyboard.cpp): started once its whole cost fits the budget, its
+    // shots made as child jobs, then joined.
+    void start_storyboard(Job& job, TimePoint now, Commands& out);
+    // After any change of a shot: the storyboard fails with a failed shot, joins when every
+    // shot is kept, and asks for the frame the next shot starts from (continuity).
+    void advance_storyboard(Job& job, TimePoint now, Commands& out);
+    void fail_storyboard(Job& job, const Job& shot, TimePoint now, Commands& out);
+    nlohmann::json shot_records(const Job& job) const;
+    std::vector<Job> shots_of(const Job& job) const;
+    Job* parent_of(const Job& job);
 
     // The job's provider speaks this protocol (nullptr when it is not configured).
     const protocol::Protocol* protocol_of(const ProviderSettings& p) const;

@@ -241,6 +241,13 @@ Commands Engine::on_probe(const std::string& id, const MediaInfo& info, TimePoin
         enter(job, State::delivering, "", out);  // publishes
         return out;
     }
+    if (!job.children.empty()) {  // a joined storyboard: its shots are what there is
+        JobError e = JobError::verify(v.code, "the joined storyboard: " + v.message,
+                                      "`videodrop retry NAME` makes the storyboard again");
+        e.shots = shot_records(job);
+        fail(job, std::move(e), out);
+        return out;
+    }
     if (job.download_attempts < settings_.verify.max_download_attempts) {
         out.push_back(job_log(Log::warn, job,
                               " download failed verification (" + v.code + ": " + v.message + ")"));

@@ -17,9 +17,12 @@ Commands Engine::restore(std::vector<Job> jobs, std::vector<LedgerEntry> ledger,
         ledger_.add(e);
     sched_.restore(limits, now);
     std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) { return a.seq < b.seq; });
+    std::vector<Job*> storyboards;
     for (auto& job : jobs) {
         next_seq_ = std::max(next_seq_, job.seq + 1);
-        if (job.state == State::delivered) continue;
+        // A kept shot stays known while its storyboard is unfinished.
+        if (job.state == State::delivered && (job.parent.empty() || !jobs_.count(job.parent)))
+            continue;
         if (job.first_submit == TimePoint{} && job.submit_sent != TimePoint{})
             job.first_submit = job.submit_sent;  // a record from before first_submit existed
         // Back in the state it was recorded in, holding its provider slot as it did.
@@ -36,6 +39,11 @@ Commands Engine::restore(std::vector<Job> jobs, std::vector<LedgerEntry> ledger,
                       out);
                 break;
             case State::verifying:
+                if (!stored.children.empty()) {  // a storyboard joins its kept shots again
+                    enter(stored, State::joining, "restarted while verifying", out);
+                    break;
+                }
+                [[fallthrough]];
             case State::downloading:
                 stored.variants_done.clear();  // partial files are fetched again
                 if (stored.state == State::verifying)
@@ -43,14 +51,19 @@ Commands Engine::restore(std::vector<Job> jobs, std::vector<LedgerEntry> ledger,
                 break;
             default:
                 // Publishing and failing are idempotent in the shell: finish what a crash
-                // interrupted.
-                resume_effect(stored, out);
+                // interrupted. A storyboard's effects wait for its shots to be read back.
+                if (stored.children.empty())
+                    resume_effect(stored, out);
+                else
+                    storyboards.push_back(&stored);
                 break;
         }
         // A job whose provider left the configuration while videodrop was stopped.
         if (!is_terminal(stored.state) && stored.state != State::delivering)
             provider_or_fail(stored, out);
     }
+    for (Job* storyboard : storyboards)
+        resume_effect(*storyboard, out);
     return out;
 }
 

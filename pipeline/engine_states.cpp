@@ -16,7 +16,7 @@ using namespace engine_detail;
 
 namespace {
 
-enum class Effect { none, probe, deliver, fail };
+enum class Effect { none, join, probe, deliver, fail };
 
 struct OnEnter {
     bool persist;   // write the record (before the effect, and before what the caller adds)
@@ -24,7 +24,7 @@ struct OnEnter {
     Effect effect;  // the shell's work the state stands for
 };
 
-constexpr std::array<OnEnter, 12> kOnEnter{{
+constexpr std::array<OnEnter, 13> kOnEnter{{
     /* claimed     */ {false, false, Effect::none},
     /* waiting     */ {true, false, Effect::none},
     /* submitting  */ {true, false, Effect::none},  // recorded before the create goes out
@@ -32,6 +32,7 @@ constexpr std::array<OnEnter, 12> kOnEnter{{
     /* queued      */ {true, false, Effect::none},
     /* in_progress */ {true, false, Effect::none},
     /* downloading */ {true, false, Effect::none},
+    /* joining     */ {true, false, Effect::join},    // a storyboard's shots into one MP4
     /* verifying   */ {false, false, Effect::probe},  // a restart fetches again anyway
     /* delivering  */ {true, false, Effect::deliver},
     /* delivered   */ {true, true, Effect::none},
@@ -89,16 +90,25 @@ void Engine::resume_effect(Job& job, Commands& out) {
     switch (on_enter(job.state).effect) {
         case Effect::none:
             break;
-        case Effect::probe:
-            job.awaiting = true;
-            out.push_back(
-                Probe{job.id, expectation(job.spec, settings_.verify), settings_.verify.level});
+        case Effect::join:
+            out.push_back(Join{job.id, job.children});
             break;
+        case Effect::probe: {
+            job.awaiting = true;
+            Expectation e = expectation(job.spec, settings_.verify);
+            // Each shot was within the tolerance of its length; the join adds their errors.
+            if (!job.children.empty())
+                e.duration_tolerance *= static_cast<int>(job.children.size());
+            out.push_back(Probe{job.id, std::move(e), settings_.verify.level});
+            break;
+        }
         case Effect::deliver:
-            out.push_back(Deliver{job});
+            out.push_back(Deliver{job, shots_of(job)});
             break;
         case Effect::fail:
-            out.push_back(Fail{job});
+            // A storyboard's shot has no inputs of its own: the storyboard takes its failure
+            // at the next tick (advance_storyboard).
+            if (job.parent.empty()) out.push_back(Fail{job});
             break;
     }
 }

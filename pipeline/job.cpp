@@ -6,7 +6,7 @@ namespace vd {
 
 namespace {
 
-constexpr std::array<std::pair<State, std::string_view>, 12> kStates{{
+constexpr std::array<std::pair<State, std::string_view>, 13> kStates{{
     {State::claimed, "claimed"},
     {State::waiting, "waiting"},
     {State::submitting, "submitting"},
@@ -14,6 +14,7 @@ constexpr std::array<std::pair<State, std::string_view>, 12> kStates{{
     {State::queued, "queued"},
     {State::in_progress, "in_progress"},
     {State::downloading, "downloading"},
+    {State::joining, "joining"},
     {State::verifying, "verifying"},
     {State::delivering, "delivering"},
     {State::delivered, "delivered"},
@@ -89,6 +90,7 @@ void to_json(nlohmann::json& j, const JobError& e) {
         j["video_id"] = e.video_id;
         j["key_slot"] = e.key_slot;
     }
+    if (!e.shots.is_null()) j["shots"] = e.shots;
 }
 
 void from_json(const nlohmann::json& j, JobError& e) {
@@ -102,6 +104,7 @@ void from_json(const nlohmann::json& j, JobError& e) {
     e.hint = j.value("hint", "");
     e.video_id = j.value("video_id", "");
     e.key_slot = j.value("key_slot", 0);
+    e.shots = j.value("shots", nlohmann::json());
 }
 
 void to_json(nlohmann::json& j, const JobSpec& s) {
@@ -121,9 +124,15 @@ void to_json(nlohmann::json& j, const JobSpec& s) {
          {"priority", s.priority},
          {"variants", s.variants},
          {"meta", s.meta},
+         {"continuity", s.continuity},
          {"manifest", s.manifest},
          {"manifest_file", s.manifest_file},
          {"companion_files", s.companion_files}};
+    if (!s.shots.empty()) {
+        auto& shots = j["shots"] = nlohmann::json::array();
+        for (const auto& shot : s.shots)
+            shots.push_back({{"seconds", shot.seconds}, {"prompt", shot.prompt}});
+    }
 }
 
 void from_json(const nlohmann::json& j, JobSpec& s) {
@@ -143,6 +152,10 @@ void from_json(const nlohmann::json& j, JobSpec& s) {
     s.priority = j.value("priority", 0);
     s.variants = j.value("variants", std::vector<std::string>{});
     s.meta = j.value("meta", nlohmann::json::object());
+    s.continuity = j.value("continuity", false);
+    s.shots.clear();
+    for (const auto& shot : j.value("shots", nlohmann::json::array()))
+        s.shots.push_back(Shot{shot.value("seconds", 0), shot.value("prompt", "")});
     s.manifest = j.value("manifest", nlohmann::json::object());
     s.manifest_file = j.value("manifest_file", "");
     s.companion_files = j.value("companion_files", std::vector<std::string>{});
@@ -191,6 +204,12 @@ void to_json(nlohmann::json& j, const Job& job) {
          {"output_name", job.output_name},
          {"media", job.media},
          {"error", job.error ? nlohmann::json(*job.error) : nlohmann::json()}};
+    if (!job.children.empty()) j["children"] = job.children;
+    if (!job.parent.empty()) {
+        j["parent"] = job.parent;
+        j["shot"] = job.shot;
+        j["needs_frame"] = job.needs_frame;
+    }
 }
 
 void from_json(const nlohmann::json& j, Job& job) {
@@ -239,6 +258,10 @@ void from_json(const nlohmann::json& j, Job& job) {
     job.output_name = j.value("output_name", "");
     job.media = j.value("media", MediaInfo{});
     if (j.contains("error") && j["error"].is_object()) job.error = j["error"].get<JobError>();
+    job.children = j.value("children", std::vector<std::string>{});
+    job.parent = j.value("parent", "");
+    job.shot = j.value("shot", 0);
+    job.needs_frame = j.value("needs_frame", false);
 }
 
 }  // namespace vd

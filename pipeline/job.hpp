@@ -22,6 +22,7 @@ enum class State {
     queued,       // the provider accepted it
     in_progress,  // rendering
     downloading,  // fetching the MP4 (and variants)
+    joining,      // a storyboard: its verified shots joined into one MP4 (stream copy)
     verifying,    // probing the downloaded MP4
     delivering,   // publishing into outbox/
     delivered,    // terminal
@@ -48,6 +49,9 @@ struct JobError {
     // names it, and `retry` fetches it again instead of creating a new one.
     std::string video_id;
     int key_slot = 0;  // the key it was made with, beside video_id
+    // A storyboard's shots as far as they got (prompt, seconds, video id, cost): the paid-for
+    // ones are on record. Null when the job is no storyboard.
+    nlohmann::json shots = {};
 
     // One named constructor per stage: JobError::submit("timeout", "...").
     static JobError make(std::string stage, std::string code, std::string message,
@@ -111,6 +115,15 @@ struct Job {
     bool awaiting =
         false;  // a request of the engine's is on the wire (runtime only, not persisted)
     std::string stream_pending;  // the unread end of a streamed answer (runtime only)
+
+    // Storyboards (pipeline/engine_storyboard.cpp). A storyboard is a job whose shots are child
+    // jobs: `children` names them (empty until the storyboard starts); a child names its
+    // `parent` and its index `shot`, and with continuity waits for the last frame of the shot
+    // before it (`needs_frame`).
+    std::vector<std::string> children = {};
+    std::string parent = {};
+    int shot = 0;
+    bool needs_frame = false;
 };
 
 void to_json(nlohmann::json& j, const JobError& e);

@@ -195,6 +195,10 @@ struct JobSpec {
     int refetch_key_slot = 0;
     int priority = 0;
     std::vector<std::string> variants;  // "thumbnail", "spritesheet"
+    // A storyboard at a provider that makes one shot a generation: the shots, made as child
+    // jobs and joined; with `continuity` each shot starts from the last frame of the one before.
+    std::vector<Shot> shots = {};
+    bool continuity = false;
     nlohmann::json meta = nlohmann::json::object();
     nlohmann::json manifest = nlohmann::json::object();  // as read, with defaults filled in
     std::string manifest_file;                 // the claimed manifest's file name (for failed/)

@@ -7,7 +7,7 @@ namespace vd {
 
 namespace {
 
-constexpr std::array<std::pair<Wait::Kind, std::string_view>, 9> kKinds{{
+constexpr std::array<std::pair<Wait::Kind, std::string_view>, 11> kKinds{{
     {Wait::Kind::none, "none"},
     {Wait::Kind::rate, "rate"},
     {Wait::Kind::in_flight, "in_flight"},
@@ -17,6 +17,8 @@ constexpr std::array<std::pair<Wait::Kind, std::string_view>, 9> kKinds{{
     {Wait::Kind::retry_create, "retry_create"},
     {Wait::Kind::recreate, "recreate"},
     {Wait::Kind::unconfigured, "unconfigured"},
+    {Wait::Kind::shots, "shots"},
+    {Wait::Kind::previous_shot, "previous_shot"},
 }};
 
 Wait make(Wait::Kind kind, std::string provider, std::string detail, int number) {
@@ -57,6 +59,12 @@ Wait Wait::retry_create(std::string code, Millis delay) {
 }
 Wait Wait::recreate(int looks, int attempt, int of) {
     return make(Kind::recreate, "", std::to_string(attempt) + " of " + std::to_string(of), looks);
+}
+Wait Wait::shots(int done, int of) {
+    return make(Kind::shots, "", std::to_string(of), done);
+}
+Wait Wait::previous_shot(int shot) {
+    return make(Kind::previous_shot, "", "", shot);
 }
 Wait Wait::unconfigured(std::string provider) {
     return make(Kind::unconfigured, std::move(provider), "", 0);
@@ -99,6 +107,10 @@ std::string describe(const Wait& w) {
                    " looks through the provider's list; creating again (" + w.detail + ")";
         case Wait::Kind::unconfigured:
             return "provider " + w.provider + " is not configured";
+        case Wait::Kind::shots:
+            return "its shots: " + std::to_string(w.number) + " of " + w.detail + " made";
+        case Wait::Kind::previous_shot:
+            return "the last frame of shot " + std::to_string(w.number);
     }
     return "";
 }

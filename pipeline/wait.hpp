@@ -23,6 +23,8 @@ struct Wait {
         retry_create,     // a create was refused for now; it is sent again after a backoff
         recreate,         // a lost create was not found in the provider's list; creating again
         unconfigured,     // the provider is not (or no longer) in the configuration
+        shots,            // a storyboard waits for its shots (number: how many are done)
+        previous_shot,    // a shot waits for the last frame of the shot before it
     };
     Kind kind = Kind::none;
     std::string provider;  // whose limit, for the provider's kinds
@@ -37,6 +39,8 @@ struct Wait {
     static Wait retry_create(std::string code, Millis delay);
     static Wait recreate(int looks, int attempt, int of);
     static Wait unconfigured(std::string provider);
+    static Wait shots(int done, int of);
+    static Wait previous_shot(int shot);  // 1-based, as people count
 
     bool operator==(const Wait&) const = default;
 };

@@ -16,7 +16,7 @@ const std::set<std::string> kCodes{
     "prompt_too_long", "invalid_utf8",  "unknown_provider", "unknown_model", "bad_seconds",
     "bad_size",        "bad_aspect",    "bad_image_path",   "image_missing", "image_not_supported",
     "image_too_large", "bad_image_fit", "bad_variant",      "bad_remix",     "unsupported",
-    "too_large",       "unreadable",    "bad_shots"};
+    "too_large",       "unreadable",    "bad_shots",        "bad_continuity"};
 
 // A bad file's name says what it must fail with: CODE.ext or CODE--what.ext.
 std::string expected_code(const std::filesystem::path& p) {

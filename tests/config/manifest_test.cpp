@@ -180,19 +180,15 @@ TEST_CASE("messages list the allowed values and say what to do", "[manifest]") {
     CHECK(bad("bad name!.json").front().code == "bad_name");
 }
 
-TEST_CASE("storyboard shots are checked; a provider other than chat-sse refuses them",
-          "[manifest]") {
+TEST_CASE("storyboard shots are checked; each shot's seconds must be the model's", "[manifest]") {
     auto problems = bad("unknown_key--in-shot.toml");
-    REQUIRE(problems.size() == 2);
+    REQUIRE(problems.size() == 1);
     CHECK(problems[0].field == "shots[0].duration");
     CHECK(problems[0].code == "unknown_key");
-    CHECK(problems[1].code == "unsupported");
-    auto refused = bad("unsupported--shots.toml");
-    REQUIRE(refused.size() == 1);
-    CHECK(refused[0].message ==
-          "provider openai speaks openai-videos; storyboards are made only by chat-sse "
-          "providers, which join the shots themselves (set provider to one, or make one "
-          "manifest per shot)");
+    auto shot = bad("bad_seconds--shot.toml");
+    REQUIRE(shot.size() == 1);
+    CHECK(shot[0].field == "shots[1].seconds");
+    CHECK(shot[0].message == "5 is not allowed for sora-2 (use 4, 8 or 12)");
     auto one = bad("bad_shots--one-shot.toml");
     REQUIRE(one.size() == 2);
     CHECK(one[0].message ==
@@ -201,6 +197,22 @@ TEST_CASE("storyboard shots are checked; a provider other than chat-sse refuses 
     CHECK(one[1].message ==
           "the shots add up to 4s, which sora-2 does not make (make them add "
           "up to 10 or 15)");
+    CHECK(bad("bad_continuity.toml").front().message ==
+          "is \"first-frame\"; use \"last-frame\" (each shot starts from the last frame of the "
+          "one before) or \"none\"");
+    CHECK(bad("unsupported--continuity-chat.toml").front().field == "continuity");
+}
+
+TEST_CASE("a storyboard at an openai-videos provider is one job of its shots", "[manifest]") {
+    JobSpec job = good("storyboard-shots.toml");
+    CHECK(job.provider == "openai");
+    CHECK(job.seconds == 16);
+    REQUIRE(job.shots.size() == 3);
+    CHECK(job.shots[1].seconds == 8);
+    CHECK(job.shots[1].prompt == "A dog runs in.");
+    CHECK(job.continuity);
+    CHECK(job.prompt == "[4.0s]A door opens. [8.0s]A dog runs in. [4.0s]The door closes.");
+    CHECK(job.manifest["continuity"] == "last-frame");
 }
 
 TEST_CASE("a storyboard for a chat-sse provider is one job in the server's shot syntax",
@@ -213,6 +225,7 @@ TEST_CASE("a storyboard for a chat-sse provider is one job in the server's shot 
           "[5.0s]A door opens onto a snowy street. [5.0s]A dog runs in, shaking off snow.");
     REQUIRE(job.manifest.contains("shots"));
     CHECK(job.manifest["shots"].size() == 2);
+    CHECK(job.shots.empty());  // the server joins them
     CHECK(job.manifest["shots"][1]["prompt"] == "A dog runs in, shaking off snow.");
 
     test::TempDir dir;

@@ -278,9 +278,9 @@ usd_per_second = 0.02
         "submit --shot '4:A door opens.' --shot '6:A dog runs in: fast.' --model sora-2 "
         "--name door");
     INFO(r.output);
-    // The default provider is not chat-sse: refused now, nothing written.
+    // At the default provider each shot is a generation: 6 s is not one of sora-2's lengths.
     CHECK(r.code == 2);
-    CHECK_THAT(r.output, Catch::Contains("storyboards are made only by chat-sse providers"));
+    CHECK_THAT(r.output, Catch::Contains("shots[1].seconds: 6 is not allowed for sora-2"));
     CHECK(sfs::is_empty(s.inbox));
 
     sfs::path toml = s.config;

@@ -125,6 +125,7 @@ TEST_CASE("the sidecar has the documented shape", "[delivery]") {
            {{"codec", "h264"}, {"width", 1280}, {"height", 720}, {"fps", 30}, {"frames", 240}}},
           {"audio", {{"codec", "aac"}, {"sample_rate", 48000}, {"channels", 2}}}}},
         {"variants", {{"thumbnail", "cat-piano-2.thumbnail.webp"}}},
+        {"storyboard", nullptr},
         {"meta", {{"project", "demo"}}},
         {"videodrop", {{"version", "0.1.0"}}},
     };

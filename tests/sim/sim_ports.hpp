@@ -112,6 +112,15 @@ class SimMedia final : public ports::Media {
             done(m);
         });
     }
+    // A storyboard's join and frames: done after a while, as the real ones on the threadpool.
+    void join(std::vector<std::string>, std::string, Done done) override {
+        h_.effect();
+        h_.later(h_.now() + Millis{20}, [done] { done(""); });
+    }
+    void last_frame(std::string, Size, std::string, Done done) override {
+        h_.effect();
+        h_.later(h_.now() + Millis{10}, [done] { done(""); });
+    }
 
   private:
     Host& h_;
@@ -161,7 +170,16 @@ class SimFiles final : public ports::Files {
     std::string choose_output_name(const std::string& name) override {
         return free_stem(w_.outbox, name);
     }
-    tl::expected<std::string, std::string> publish(const Job& job, TimePoint) override {
+    std::string shot_path(const std::string& storyboard, int shot,
+                          const std::string& ext) override {
+        return "tmp/" + storyboard + ".shot" + std::to_string(shot + 1) + "." + ext;
+    }
+    tl::expected<void, std::string> keep_shot(const Job&) override {
+        h_.effect();
+        return {};
+    }
+    tl::expected<std::string, std::string> publish(const Job& job, const std::vector<Job>&,
+                                                   TimePoint) override {
         h_.effect();
         auto it = w_.outbox.find(job.output_name);
         if (it != w_.outbox.end() && it->second != job.id)

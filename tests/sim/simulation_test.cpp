@@ -91,6 +91,17 @@ class Simulation {
             spec.prompt = (rng_.chance(0.02) ? "a forbidden scene " : "a calm scene ") + spec.name;
             spec.priority = int(rng_.between(0, 2));
             if (rng_.chance(0.1)) spec.variants = {"thumbnail"};
+            if (rng_.chance(0.05)) {  // a storyboard: shots made apart, kept, joined
+                spec.variants.clear();
+                spec.continuity = rng_.chance(0.5);
+                spec.seconds = 0;
+                for (int k = 0, n = int(rng_.between(2, 3)); k < n; ++k) {
+                    // Each shot's prompt ends with its own word: one video per shot at most.
+                    spec.shots.push_back(
+                        {4, "a calm scene " + spec.name + "-shot" + std::to_string(k + 1)});
+                    spec.seconds += 4;
+                }
+            }
             specs_[spec.name] = spec;
             schedule(start + Millis{rng_.between(0, 10 * 60 * 1000)},
                      [this, spec] { arrive(spec); });
