@@ -38,8 +38,10 @@ void add_manage(CLI::App& app, Globals& g, int& rc) {
     s->add_option("--remix-of", sub->remix_of, "a video id, or the name of a delivered job");
     s->add_option("--shot", sub->shots,
                   "a storyboard's shot as SECONDS:PROMPT, instead of a prompt (repeatable, 2 to "
-                  "10; chat-sse providers)")
+                  "10)")
         ->allow_extra_args(false);
+    s->add_flag("--continuity", sub->continuity,
+                "a storyboard whose shots each start from the last frame of the one before");
     s->add_option("--name", sub->name,
                   "job name (default: the prompt's first words; NAME-2, ... when taken)");
     s->callback([&g, &rc, sub, seconds, secs, priority, prio] {

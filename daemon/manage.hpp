@@ -27,6 +27,7 @@ struct SubmitOptions {
     std::vector<std::string> variants;  // "thumbnail", "spritesheet"
     std::string remix_of;               // a video id or a delivered job's name
     std::vector<std::string> shots;     // a storyboard: "SECONDS:PROMPT" each, instead of prompt
+    bool continuity = false;            // each shot from the last frame of the one before
     std::string name;  // empty: a slug of the prompt (NAME-2, NAME-3, ... when that is taken)
 };
 int submit(const Config& cfg, const SubmitOptions& o);

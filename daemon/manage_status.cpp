@@ -61,13 +61,19 @@ std::string detail(const Job& j) {
         case State::submitting:  // an answer stream (chat-sse) reports progress while open
             return j.progress > 0 ? bar(j.progress) : "";
         case State::delivered:  // a storyboard's shot is kept for the join, not published
-            return j.parent.empty() ? "-> " + output_of(j) : "kept for the join";
+            return j.parent.empty() ? "-> " + output_of(j) : "verified shot";
         case State::failed:
         case State::cancelled:
             return j.error ? one_line(j.error->stage + ": " + j.error->code, 48) : "";
         default:
             return "";
     }
+}
+
+// Jobs as the user dropped them: a storyboard's shots are parts of one job.
+size_t count_jobs(const std::vector<Job>& jobs) {
+    return static_cast<size_t>(
+        std::count_if(jobs.begin(), jobs.end(), [](const Job& j) { return j.parent.empty(); }));
 }
 
 std::map<State, int> count_states(const std::vector<Job>& jobs) {
@@ -113,7 +119,7 @@ std::string age(TimePoint since, TimePoint now) {
 std::string status_text(std::vector<Job> jobs, const Ledger& ledger, const BudgetSettings& budget,
                         TimePoint now, bool all) {
     const auto counts = count_states(jobs);
-    const size_t total = jobs.size();
+    const size_t total = count_jobs(jobs);
     const size_t dropped = arrange(jobs, all);
 
     struct Row {
@@ -163,7 +169,7 @@ std::string status_text(std::vector<Job> jobs, const Ledger& ledger, const Budge
 json status_json(std::vector<Job> jobs, const Ledger& ledger, const BudgetSettings& budget,
                  TimePoint now, bool all) {
     const auto counts = count_states(jobs);
-    const size_t total = jobs.size();
+    const size_t total = count_jobs(jobs);
     const size_t dropped = arrange(jobs, all);
 
     json list = json::array();

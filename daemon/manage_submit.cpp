@@ -101,6 +101,7 @@ json manifest_json(const SubmitOptions& o, const json& shots, const std::string&
     json m = json::object();
     if (shots.empty() || !o.prompt.empty()) m["prompt"] = o.prompt;
     if (!shots.empty()) m["shots"] = shots;
+    if (o.continuity) m["continuity"] = "last-frame";
     if (!o.model.empty()) m["model"] = o.model;
     if (o.seconds) m["seconds"] = *o.seconds;
     if (!o.size.empty()) m["size"] = o.size;

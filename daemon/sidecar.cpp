@@ -192,6 +192,8 @@ json make_error(const std::string& name, const json& manifest, const JobError& e
         out["error"]["video_id"] = e.video_id;
         out["error"]["key_slot"] = e.key_slot;
     }
+    // A storyboard's shots as far as they got: `paid` ones reached the provider.
+    if (e.shots.is_array()) out["shots"] = e.shots;
     return out;
 }
 

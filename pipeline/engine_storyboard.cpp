@@ -144,9 +144,8 @@ void Engine::fail_storyboard(Job& job, const Job& shot, TimePoint now, Commands&
                 shot.spec.name + "): " + e.message;
     // `retry` makes the storyboard anew; a single shot's video is not the storyboard's.
     e.video_id.clear();
-    e.hint =
-        "see the message; `videodrop retry NAME` makes the storyboard again (the shots "
-        "listed as paid were billed)";
+    e.hint = (e.hint.empty() ? hint_for(e.code) : e.hint) +
+             " (retry makes the whole storyboard again; the shots listed as paid were billed)";
     // The other shots stop: those not yet sent get their reservation back.
     for (const auto& id : job.children) {
         auto it = jobs_.find(id);

@@ -283,6 +283,19 @@ usd_per_second = 0.02
     CHECK_THAT(r.output, Catch::Contains("shots[1].seconds: 6 is not allowed for sora-2"));
     CHECK(sfs::is_empty(s.inbox));
 
+    // At the openai-videos provider each shot is made apart; --continuity chains them.
+    Run chained = s.run("submit --shot '4:A lamp.' --shot '8:It turns on.' --continuity");
+    INFO(chained.output);
+    REQUIRE(chained.code == 0);
+    auto board = json::parse(slurp(s.inbox + "/a-lamp.json"));
+    CHECK(board["continuity"] == "last-frame");
+    auto made = vd::read_manifest(s.inbox + "/a-lamp.json", s.inbox, s.cfg());
+    REQUIRE(made);
+    CHECK(made->shots.size() == 2);
+    CHECK(made->continuity);
+    CHECK(made->seconds == 12);
+    sfs::remove(s.inbox + "/a-lamp.json");
+
     sfs::path toml = s.config;
     std::string text = slurp(s.config);
     text.replace(text.find("provider = \"openai\""), 19, "provider = \"studio\"");

@@ -222,3 +222,14 @@ TEST_CASE("the error file has the documented shape; absent details are null", "[
     CHECK(bare["error"]["provider_error"].is_null());
     CHECK(bare["error"]["request_id"].is_null());
 }
+
+TEST_CASE("a failed storyboard's error file lists its shots and which were paid", "[sidecar]") {
+    vd::JobError e = vd::JobError::generate("moderation_blocked", "shot 2 of 2 (b-shot2): blocked");
+    e.shots = json::array(
+        {{{"shot", 1}, {"paid", true}, {"video_id", "v1"}}, {{"shot", 2}, {"paid", true}}});
+    json out = vd::make_error("b", json::object(), e);
+    REQUIRE(out["shots"].size() == 2);
+    CHECK(out["shots"][0]["video_id"] == "v1");
+    CHECK_FALSE(
+        vd::make_error("c", json::object(), vd::JobError::generate("x", "y")).contains("shots"));
+}

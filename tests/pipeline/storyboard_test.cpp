@@ -157,6 +157,8 @@ TEST_CASE("a failed shot fails the storyboard; unsent shots get their reservatio
     const JobError& err = *fails[0].job.error;
     CHECK(err.code == "moderation_blocked");
     CHECK(err.message == "shot 1 of 3 (sb-shot1): blocked");
+    CHECK_THAT(err.hint, Catch::Contains("moderation") &&
+                             Catch::Contains("the shots listed as paid were billed"));
     REQUIRE(err.shots.size() == 3);
     CHECK(err.shots[0]["paid"] == true);
     CHECK(err.shots[1]["paid"] == false);
