@@ -102,6 +102,19 @@ TEST_CASE("storyboards: three shots each, kill -9 twice, one MP4 of the summed l
     }
     CHECK(read_json(root / "outbox" / "chain.json")["storyboard"]["continuity"] == "last-frame");
     CHECK(server.videos_created() == 6);  // three shots each, none made twice
+    // With continuity, shots 2 and 3 went out with the shot before's last frame, fitted.
+    int references = 0;
+    for (const auto& r : server.requests()) {
+        if (r.method != "POST" || r.path != "/v1/videos" || r.files.empty()) continue;
+        ++references;
+        INFO(r.fields.dump());
+        CHECK(r.fields.value("prompt", "") != "a door opens");
+        CHECK(r.files[0].name == "input_reference");
+        CHECK(r.files[0].kind == "png");
+        CHECK(r.files[0].width == 160);
+        CHECK(r.files[0].height == 90);
+    }
+    CHECK(references == 2);
     CHECK(fs::is_empty(root / "inbox"));
     size_t left = 0;
     for (const auto& e : fs::directory_iterator(root / "outbox" / ".tmp")) {
