@@ -13,10 +13,12 @@ Executor::Executor(std::unique_ptr<Engine> engine, Ports ports, Hooks hooks)
 
 void Executor::restore(std::vector<Job> records, std::vector<LedgerEntry> ledger,
                        const nlohmann::json& limits) {
-    // Storyboards still at work: their shots, finished ones included, go back to the engine.
+    // Storyboards still at work: their shots, finished ones included, go back to the engine
+    // (also shots written just before a crash cut the storyboard's own record short: it takes
+    // them up instead of reserving them again).
     std::set<std::string> storyboards;
     for (const auto& job : records)
-        if (!job.children.empty() && (!is_terminal(job.state) || ports_.state.has_claim(job.id)))
+        if (!job.spec.shots.empty() && (!is_terminal(job.state) || ports_.state.has_claim(job.id)))
             storyboards.insert(job.id);
     std::vector<Job> jobs;
     for (auto& job : records) {

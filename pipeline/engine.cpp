@@ -267,6 +267,13 @@ Commands Engine::tick(TimePoint now) {
     std::map<std::string, Scheduler::Decision> blocked;
     for (size_t i = 0; i < candidates.size(); ++i) {
         Job* job = candidates[i];
+        // Each once: a storyboard's shots join the list when it starts, and may be on it already.
+        if ((job->state != State::claimed && job->state != State::waiting) || job->awaiting)
+            continue;
+        if (!job->spec.shots.empty() && shots_reserved(*job)) {  // a crash cut its start short
+            start_storyboard(*job, now, out);
+            continue;
+        }
         if (!provider_or_fail(*job, out)) continue;
         if (auto e = never_affordable(*job)) {
             fail(*job, std::move(*e), out);

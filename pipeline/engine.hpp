@@ -208,6 +208,8 @@ class Engine {
     // Storyboards (engine_storyboard.cpp): started once its whole cost fits the budget, its
     // shots made as child jobs, then joined.
     void start_storyboard(Job& job, TimePoint now, Commands& out);
+    // Whether its shots were recorded (and reserved) before a crash cut its own record short.
+    bool shots_reserved(const Job& job) const;
     // After any change of a shot: the storyboard fails with a failed shot, joins when every
     // shot is kept, and asks for the frame the next shot starts from (continuity).
     void advance_storyboard(Job& job, TimePoint now, Commands& out);

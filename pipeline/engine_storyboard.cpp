@@ -61,6 +61,10 @@ nlohmann::json Engine::shot_records(const Job& job) const {
     return records;
 }
 
+bool Engine::shots_reserved(const Job& job) const {
+    return job.children.empty() && !job.spec.shots.empty() && find(shot_id(job.id, 0));
+}
+
 void Engine::start_storyboard(Job& job, TimePoint now, Commands& out) {
     const ProviderSettings* p = provider_or_fail(job, out);
     if (!p) return;

@@ -3,6 +3,8 @@
 // shot fails the storyboard; continuity serialises the shots; a restart re-creates nothing.
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include "engine_fixtures.hpp"
 
 using namespace vd;
@@ -224,4 +226,46 @@ TEST_CASE("a restart resumes a storyboard from its records without re-creating a
     CHECK(sends(cs, Purpose::list).size() == 1);  // shot 3 is looked for, not sent again
     CHECK(all<RecordSpend>(cs).empty());
     CHECK(after.ledger().total() == Approx(1.60));
+}
+
+TEST_CASE(
+    "shots written just before a crash cut the storyboard's record are taken up, not "
+    "reserved again",
+    "[engine][storyboard]") {
+    Engine before(settings(), 1);
+    before.add("sb", storyboard("sb"), T0);
+    auto started = before.tick(T0);
+    // The process dies after the shots' records and spend, before the storyboard's own record.
+    std::vector<Job> records;
+    Job parent = nlohmann::json(*before.find("sb")).get<Job>();
+    parent.state = State::claimed;
+    parent.children.clear();
+    parent.wait = {};
+    records.push_back(parent);
+    std::set<std::string> written;
+    for (const auto& p : all<Persist>(started))  // each shot's first record: claimed, reserved
+        if (!p.job.parent.empty() && written.insert(p.job.id).second)
+            records.push_back(nlohmann::json(p.job).get<Job>());
+    REQUIRE(records.size() == 4);
+    std::vector<LedgerEntry> ledger;
+    for (const auto& r : all<RecordSpend>(started))
+        ledger.push_back(r.entry);
+    REQUIRE(ledger.size() == 3);
+
+    Settings st = settings(600);  // creates may leave back to back
+    st.budget.usd_total = 2.00;   // $1.60 reserved already: reserving it again would not fit
+    Engine after(st, 2);
+    after.restore(records, ledger, nullptr, T0 + Millis{1000});
+    TimePoint t = T0 + Millis{1000};
+    auto first = after.tick(t);
+    CHECK(all<RecordSpend>(first).empty());
+    std::vector<std::string> ids = created(first);
+    t += Millis{1000};
+    for (auto& id : creates_until(after, 3 - ids.size(), t))
+        ids.push_back(id);
+    std::sort(ids.begin(), ids.end());
+    CHECK(ids == std::vector<std::string>{"sb-shot1", "sb-shot2", "sb-shot3"});
+    CHECK(after.ledger().total() == Approx(1.60));
+    CHECK(after.find("sb")->children.size() == 3);
+    CHECK(after.find("sb")->wait.kind == Wait::Kind::shots);
 }
