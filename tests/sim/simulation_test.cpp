@@ -37,6 +37,7 @@ struct Figures {
     int jobs = 0, delivered = 0, failed = 0, cancelled = 0;
     int budget_held = 0;  // waiting for the budget, or failed as over_budget
     int crashes = 0, creates = 0, events = 0, effects = 0, invariant_checks = 0;
+    int storyboards = 0;  // delivered storyboards (their shots made apart and joined)
     int64_t simulated_ms = 0;
 };
 
@@ -300,6 +301,7 @@ class Simulation {
             const Job& record = world_.records.at(name);
             if (published[name]) {
                 ++figures_.delivered;
+                if (!spec.shots.empty()) ++figures_.storyboards;
                 REQUIRE(record.state == State::delivered);
             } else if (failed_as[name] == State::cancelled) {
                 ++figures_.cancelled;
@@ -374,6 +376,7 @@ TEST_CASE("simulation: 10,000 jobs under faults and crashes keep every invariant
         total.events += f.events;
         total.effects += f.effects;
         total.invariant_checks += f.invariant_checks;
+        total.storyboards += f.storyboards;
         if (s.usd_total == 0) REQUIRE(f.budget_held == 0);
         REQUIRE(f.delivered + f.budget_held > f.jobs / 2);
     }
@@ -382,10 +385,12 @@ TEST_CASE("simulation: 10,000 jobs under faults and crashes keep every invariant
               << " delivered, " << total.failed << " failed, " << total.cancelled << " cancelled, "
               << total.budget_held << " budget-held, " << total.crashes << " crashes, "
               << total.creates << " creates, " << total.events << " events, " << total.effects
-              << " effects, " << total.invariant_checks << " invariant checks, " << secs << " s\n";
+              << " effects, " << total.invariant_checks << " invariant checks, "
+              << total.storyboards << " storyboards delivered, " << secs << " s\n";
     spdlog::set_level(level);
     REQUIRE(total.jobs >= (seeds == 40 ? 10000 : 1));
     REQUIRE(total.crashes >= (seeds == 40 ? 100 : 0));
+    REQUIRE(total.storyboards >= (seeds == 40 ? 200 : 0));
 }
 
 }  // namespace vd::sim
