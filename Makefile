@@ -27,6 +27,7 @@ test: deps build/test/Makefile
 	cd build/test && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 bench: deps build/release/Makefile
+	scripts/install-deps.sh --bench
 	cmake --build build/release -j $(JOBS)
 	bench/run.sh build/release
 

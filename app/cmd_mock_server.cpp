@@ -144,6 +144,13 @@ void add_mock_server(CLI::App& app, Globals&, int& rc) {
             [](std::string& s) { return model_of(s) ? std::string() : "not NAME:4,8:WxH,...:0.1"; },
             "MODEL"));
     cmd->add_option("--log", o.log_file, "append every request to FILE as JSON lines");
+    cmd->add_option("--video-file", o.video_file,
+                    "serve this MP4 as every video's content instead of rendering one")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--threads", o.threads,
+                    "worker threads; each open keep-alive connection holds one")
+        ->check(CLI::Range(2, 4096))
+        ->capture_default_str();
     cmd->add_option("--seed", o.seed, "seed of the fault dice (same seed, same faults)")
         ->capture_default_str();
 

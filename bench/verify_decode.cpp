@@ -1,7 +1,8 @@
-// What decode verification costs against the demux-only check and against the ffmpeg command a
-// careful user would run (`ffmpeg -v error -i F -f null -`), on 720p H.264+AAC files of 4 s and
-// 12 s. CPU is summed over every thread (the decoder uses its own), wall is elapsed time; each
-// figure is the median of RUNS runs.   bench_verify_decode [RUNS]
+// What verification costs at each level (demux, decode) against what a careful user would run
+// instead: `ffprobe` (a demux check) and `ffmpeg -v error -i F -f null -` (a full decode), on
+// 720p and 1080p H.264+AAC files of 4, 12 and 20 s. CPU is summed over every thread (the decoder
+// uses its own), wall is elapsed time; each figure is the median of RUNS runs.
+// bench_verify_decode [RUNS]
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -45,13 +46,16 @@ Cost median(int runs, const std::function<void()>& body, int who = RUSAGE_SELF) 
     return {cpu[cpu.size() / 2], wall[wall.size() / 2]};
 }
 
-std::string make_file(int seconds) {
-    std::string path = "/tmp/videodrop-bench-720p-" + std::to_string(seconds) + "s.mp4";
+std::string make_file(int height, int seconds) {
+    int width = height * 16 / 9;
+    std::string path =
+        "/tmp/videodrop-bench-" + std::to_string(height) + "p-" + std::to_string(seconds) + "s.mp4";
     if (std::filesystem::exists(path)) return path;
     std::string cmd =
         "ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i "
-        "testsrc2=size=1280x720:rate=30 -f lavfi -i sine=sample_rate=48000 -t " +
-        std::to_string(seconds) +
+        "testsrc2=size=" +
+        std::to_string(width) + "x" + std::to_string(height) +
+        ":rate=30 -f lavfi -i sine=sample_rate=48000 -t " + std::to_string(seconds) +
         " -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -ac 2 -movflags +faststart " +
         path;
     if (std::system(cmd.c_str()) != 0) return {};
@@ -63,29 +67,36 @@ std::string make_file(int seconds) {
 int main(int argc, char** argv) {
     int runs = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
     std::printf("| file | check | CPU ms | wall ms |\n|---|---|---|---|\n");
-    for (int seconds : {4, 12}) {
-        std::string path = make_file(seconds);
-        if (path.empty()) return 1;
-        vd::MediaInfo info = vd::probe_mp4(path, true);
-        if (info.decode_errors != 0 || info.decoded_frames < seconds * 30 - 1) {
-            std::fprintf(stderr, "%s: decode check failed on a good file (%lld frames)\n",
-                         path.c_str(), static_cast<long long>(info.decoded_frames));
-            return 1;
+    for (int height : {720, 1080})
+        for (int seconds : {4, 12, 20}) {
+            std::string path = make_file(height, seconds);
+            if (path.empty()) return 1;
+            vd::MediaInfo info = vd::probe_mp4(path, true);
+            if (info.decode_errors != 0 || info.decoded_frames < seconds * 30 - 1) {
+                std::fprintf(stderr, "%s: decode check failed on a good file (%lld frames)\n",
+                             path.c_str(), static_cast<long long>(info.decoded_frames));
+                return 1;
+            }
+            Cost demux = median(runs, [&] { (void)vd::probe_mp4(path, false); });
+            Cost decode = median(runs, [&] { (void)vd::probe_mp4(path, true); });
+            std::string probe_cmd =
+                "ffprobe -v error -show_format -show_streams " + path + " > /dev/null";
+            Cost ffprobe = median(
+                runs, [&] { (void)std::system(probe_cmd.c_str()); }, RUSAGE_CHILDREN);
+            std::string cmd = "ffmpeg -nostdin -v error -i " + path + " -f null - ";
+            Cost ffmpeg = median(
+                runs, [&] { (void)std::system(cmd.c_str()); }, RUSAGE_CHILDREN);
+            auto row = [&](const char* check, const Cost& c) {
+                std::printf("| %dp %d s | %s | %.1f | %.1f |\n", height, seconds, check, c.cpu_ms,
+                            c.wall_ms);
+            };
+            row("videodrop demux (`verify.level = \"demux\"`, with sha256)", demux);
+            row("`ffprobe -show_format -show_streams`", ffprobe);
+            row("videodrop decode (`verify.level = \"decode\"`, with sha256)", decode);
+            row("`ffmpeg -v error -i F -f null -`", ffmpeg);
+            std::printf(
+                "| %dp %d s | ratios | demux/ffprobe %.2fx CPU | decode/ffmpeg %.2fx CPU |\n",
+                height, seconds, demux.cpu_ms / ffprobe.cpu_ms, decode.cpu_ms / ffmpeg.cpu_ms);
         }
-        Cost demux = median(runs, [&] { (void)vd::probe_mp4(path, false); });
-        Cost decode = median(runs, [&] { (void)vd::probe_mp4(path, true); });
-        std::string cmd = "ffmpeg -nostdin -v error -i " + path + " -f null - ";
-        Cost ffmpeg = median(
-            runs, [&] { (void)std::system(cmd.c_str()); }, RUSAGE_CHILDREN);
-        std::string name = "720p " + std::to_string(seconds) + " s";
-        std::printf("| %s | demux (verify.level = \"demux\") | %.1f | %.1f |\n", name.c_str(),
-                    demux.cpu_ms, demux.wall_ms);
-        std::printf("| %s | decode (verify.level = \"decode\") | %.1f | %.1f |\n", name.c_str(),
-                    decode.cpu_ms, decode.wall_ms);
-        std::printf("| %s | ffmpeg -v error -i F -f null - | %.1f | %.1f |\n", name.c_str(),
-                    ffmpeg.cpu_ms, ffmpeg.wall_ms);
-        std::printf("| %s | decode / ffmpeg | %.2fx CPU | %.2fx wall |\n", name.c_str(),
-                    decode.cpu_ms / ffmpeg.cpu_ms, decode.wall_ms / ffmpeg.wall_ms);
-    }
     return 0;
 }

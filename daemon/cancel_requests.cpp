@@ -11,11 +11,9 @@
 
 namespace vd::cancel_requests {
 
-namespace {
 std::string folder(const std::string& state_dir) {
     return state_dir + "/cancel";
 }
-}  // namespace
 
 tl::expected<void, std::string> request(const std::string& state_dir, const std::string& name) {
     const std::string dir = folder(state_dir);

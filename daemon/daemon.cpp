@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -35,6 +36,25 @@ void Daemon::Impl::arm_wake() {
     }
     auto delay = std::max<int64_t>(1, (*next - clock.now()).count());
     uv_timer_start(wake, &Impl::on_wake, static_cast<uint64_t>(delay), 0);
+}
+
+void Daemon::Impl::tick_soon() {
+    if (stopping || uv_is_active(reinterpret_cast<uv_handle_t*>(ticker))) return;
+    uint64_t now = uv_hrtime();
+    uint64_t wait_ms = now >= next_tick_ns ? 0 : (next_tick_ns - now + 999'999) / 1'000'000;
+    uv_timer_start(
+        ticker,
+        [](uv_timer_t* t) {
+            auto* self = static_cast<Impl*>(t->data);
+            if (!self->exec) return;
+            uint64_t start = uv_hrtime();
+            self->exec->tick();
+            uint64_t end = uv_hrtime();
+            uint64_t gap = std::min<uint64_t>((end - start) * (kTickShare - 1),
+                                              uint64_t(kMaxTickGap.count()) * 1'000'000);
+            self->next_tick_ns = end + gap;
+        },
+        wait_ms, 0);
 }
 
 void Daemon::Impl::on_wake(uv_timer_t* t) {
@@ -107,10 +127,10 @@ tl::expected<void, std::string> Daemon::Impl::start() {
     media_port = std::make_unique<ProbeMedia>(*prober);
     state_port = std::make_unique<StoreState>(*store);
     files_port = std::make_unique<FolderFiles>(cfg.paths, *store);
-    Executor::Hooks hooks{setup.on_finished, [this] { settled(); },
-                          [this](const Job& job, const std::string& stem) {
-                              notifier->notify(job, cfg.paths, stem);
-                          }};
+    Executor::Hooks hooks{
+        setup.on_finished, [this] { settled(); },
+        [this](const Job& job, const std::string& stem) { notifier->notify(job, cfg.paths, stem); },
+        [this] { tick_soon(); }};
     exec = std::make_unique<Executor>(
         std::make_unique<Engine>(settings_of(cfg, setup.keys), seed),
         Ports{clock, *http_port, *media_port, *state_port, *files_port}, std::move(hooks));
@@ -124,6 +144,9 @@ tl::expected<void, std::string> Daemon::Impl::start() {
     metrics = new uv_timer_t;
     uv_timer_init(loop, metrics);
     metrics->data = this;
+    ticker = new uv_timer_t;
+    uv_timer_init(loop, ticker);
+    ticker->data = this;
 
     auto records = store->load_all();
     for (const auto& p : records.problems)
@@ -148,19 +171,27 @@ tl::expected<void, std::string> Daemon::Impl::start() {
             [this](const std::string& n, const std::string& why) { on_reject(n, why); }});
     watcher->start();
     watcher->scan_now();
+    watch_requests();
     apply_cancels();
-    uv_timer_start(cancels, &Impl::on_cancel_timer, kCancelPoll.count(), kCancelPoll.count());
-    // Always running: a reload may name a metrics file (write_metrics does nothing without one).
-    uv_timer_start(metrics, &Impl::on_metrics_timer, kMetricsEvery.count(), kMetricsEvery.count());
+    arm_metrics();
     started = true;
     after({});
     write_metrics();
     return {};
 }
 
+void Daemon::Impl::arm_metrics() {
+    if (cfg.metrics_textfile.empty())
+        uv_timer_stop(metrics);
+    else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(metrics)))
+        uv_timer_start(metrics, &Impl::on_metrics_timer, kMetricsEvery.count(),
+                       kMetricsEvery.count());
+}
+
 void Daemon::Impl::stop() {
     if (stopping) return;
     stopping = true;
+    unwatch_requests();
     if (exec) exec->stop();
     if (watcher) watcher->stop();
     if (notifier) notifier->shutdown();
@@ -177,6 +208,7 @@ void Daemon::Impl::stop() {
     close_timer(wake);
     close_timer(cancels);
     close_timer(metrics);
+    close_timer(ticker);
     if (exec) count_open();
     write_metrics();
 }
@@ -263,6 +295,7 @@ tl::expected<void, std::string> Daemon::reload(
         impl_->notifier->reconfigure({impl_->cfg.hooks, *secret, impl_->cfg.paths.state});
     else
         spdlog::error("reload: [hooks] kept as they were: {}", secret.error());
+    impl_->arm_metrics();
     spdlog::info("reload: configuration from {} applied", impl_->cfg.source);
     impl_->after({});
     return {};

@@ -27,8 +27,15 @@ namespace vd {
 
 namespace daemon_detail {
 
-inline constexpr Millis kCancelPoll{1000};
-inline constexpr Millis kMetricsEvery{5000};  // the metrics textfile is rewritten this often
+inline constexpr Millis kCancelPoll{1000};     // where STATE/cancel cannot be watched
+inline constexpr Millis kRequestDebounce{50};  // a burst of changes there becomes one look
+// A tick looks at every job at work, so under a stream of answers one tick per answer would cost
+// the queue's length each time: after a tick that took T, the next waits 19 T (ticks then take
+// at most 5% of a core), never more than kMaxTickGap. A short queue ticks at once.
+inline constexpr int kTickShare = 20;
+inline constexpr Millis kMaxTickGap{25};
+inline constexpr Millis kMetricsEvery{
+    5000};  // the metrics textfile, when set, is rewritten this often
 
 inline std::string stem_of(const std::string& filename) {
     auto dot = filename.rfind('.');
@@ -91,8 +98,11 @@ struct Daemon::Impl {
     std::unique_ptr<Executor> exec;
     std::unique_ptr<Notifier> notifier;  // [hooks]: argv and webhook on every outcome
     uv_timer_t* wake = nullptr;          // heap: freed by close callbacks
-    uv_timer_t* cancels = nullptr;       // polls STATE/cancel
-    uv_timer_t* metrics = nullptr;       // rewrites the [metrics] textfile
+    uv_timer_t* ticker = nullptr;        // the tick after this loop turn's events
+    uint64_t next_tick_ns = 0;           // uv_hrtime() before which no tick starts
+    uv_timer_t* cancels = nullptr;  // takes cancel requests and notices a moment after a change
+    uv_fs_event_t* request_watches[2] = {nullptr, nullptr};  // STATE/cancel, STATE/notify
+    uv_timer_t* metrics = nullptr;                           // rewrites the [metrics] textfile
     bool metrics_warned = false;
     bool stopping = false;
     bool started = false;
@@ -112,6 +122,8 @@ struct Daemon::Impl {
     }
     void arm_wake();
     static void on_wake(uv_timer_t* t);
+    // One tick for all the events of a loop turn (see Executor::Hooks::tick_soon).
+    void tick_soon();
 
     // Intake -----------------------------------------------------------------------------------
 
@@ -134,11 +146,16 @@ struct Daemon::Impl {
 
     // Cancel requests: `videodrop cancel NAME` leaves STATE/cancel/NAME.
     void apply_cancels();
+    // Watches both folders; where a watch cannot be set, polls them every kCancelPoll instead.
+    void watch_requests();
+    void unwatch_requests();
     static void on_cancel_timer(uv_timer_t* t);
+    static void on_request_event(uv_fs_event_t* handle, const char* name, int events, int status);
 
     // [metrics] textfile: rewritten every few seconds and at stop; a failure is logged once.
     void write_metrics();
     static void on_metrics_timer(uv_timer_t* t);
+    void arm_metrics();  // the periodic rewrite runs only while a metrics file is set
 
     // Ending a `once` run ------------------------------------------------------------------------
 

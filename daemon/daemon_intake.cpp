@@ -16,6 +16,7 @@
 #include "daemon/fsutil.hpp"
 #include "daemon/image_fit.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/notice.hpp"
 #include "daemon/refetch.hpp"
 #include "daemon/sha256.hpp"
 #include "daemon/sidecar.hpp"
@@ -242,6 +243,46 @@ void Daemon::Impl::on_cancel_timer(uv_timer_t* t) {
     self->apply_cancels();
 }
 
+// `cancel` leaves requests (and, for a manifest not claimed yet, a notice) in two folders; a
+// change notice brings them in within kRequestDebounce, and nothing wakes the daemon meanwhile.
+void Daemon::Impl::watch_requests() {
+    const std::string dirs[2] = {cancel_requests::folder(cfg.paths.state),
+                                 notice_dir(cfg.paths.state)};
+    bool watched = true;
+    for (int i = 0; i < 2; ++i) {
+        auto* w = new uv_fs_event_t;
+        uv_fs_event_init(loop, w);
+        w->data = this;
+        int rc = fs::make_dirs(dirs[i], 0700)
+                     ? uv_fs_event_start(w, &Impl::on_request_event, dirs[i].c_str(), 0)
+                     : UV_ENOENT;
+        request_watches[i] = w;
+        if (rc < 0) {
+            spdlog::warn("state: cannot watch {} ({}); looking every {} ms", dirs[i],
+                         uv_strerror(rc), kCancelPoll.count());
+            watched = false;
+        }
+    }
+    if (!watched)
+        uv_timer_start(cancels, &Impl::on_cancel_timer, kCancelPoll.count(), kCancelPoll.count());
+}
+
+void Daemon::Impl::unwatch_requests() {
+    for (auto*& w : request_watches) {
+        if (!w) continue;
+        uv_fs_event_stop(w);
+        uv_close(reinterpret_cast<uv_handle_t*>(w),
+                 [](uv_handle_t* h) { delete reinterpret_cast<uv_fs_event_t*>(h); });
+        w = nullptr;
+    }
+}
+
+void Daemon::Impl::on_request_event(uv_fs_event_t* handle, const char*, int, int) {
+    auto* self = static_cast<Impl*>(handle->data);
+    if (self->stopping || uv_is_active(reinterpret_cast<uv_handle_t*>(self->cancels))) return;
+    uv_timer_start(self->cancels, &Impl::on_cancel_timer, kRequestDebounce.count(), 0);
+}
+
 void Daemon::Impl::on_metrics_timer(uv_timer_t* t) {
     static_cast<Impl*>(t->data)->write_metrics();
 }
@@ -254,6 +295,8 @@ void Daemon::Impl::write_metrics() {
         m.jobs_by_state[std::string(to_string(static_cast<State>(s)))] = 0;
     for (const auto& [id, job] : exec->engine().jobs())
         ++m.jobs_by_state[std::string(to_string(job.state))];
+    for (const auto& [state, n] : exec->engine().finished())
+        m.jobs_by_state[std::string(to_string(state))] += n;
     m.delivered = exec->delivered();
     m.failed = exec->failed();
     TimePoint now = clock.now();

@@ -29,6 +29,10 @@ class Executor {
         // A job's outcome, published as `stem` (outbox/STEM.mp4 or failed/STEM.error.json),
         // told before its claim goes: after a crash in between it is told again.
         std::function<void(const Job&, const std::string& stem)> outcome;
+        // When set, a tick is not run at once after each event but asked for here, and the
+        // shell calls tick() once for all the events of one loop turn: a tick looks at every
+        // job, so one per event would make a long queue cost its length squared.
+        std::function<void()> tick_soon;
     };
     Executor(std::unique_ptr<Engine> engine, Ports ports, Hooks hooks);
 
@@ -39,6 +43,8 @@ class Executor {
     // After any event: carry out its commands, then (with `tick`) let the engine start what may
     // start now, then the settled hook.
     void after(const Commands& commands, bool tick = true);
+    // The tick asked for through Hooks::tick_soon: start what may start now, then settled.
+    void tick();
     // Stopping: no command is carried out and no answer handled any more.
     void stop() { stopped_ = true; }
 

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 
 #include <algorithm>
@@ -91,6 +92,7 @@ void InboxWatcher::start() {
 
 void InboxWatcher::forget(const std::string& name) {
     files_.erase(name);
+    schedule_scan(options_.rescan);  // judged afresh then, if no change notice comes first
 }
 
 void InboxWatcher::stop() {
@@ -100,6 +102,27 @@ void InboxWatcher::stop() {
     uv_timer_stop(timer_);
     close_and_free(timer_);
     timer_ = nullptr;
+}
+
+// A filesystem whose files other machines may write: inotify sees only this machine's writes.
+bool InboxWatcher::is_remote_fs(const std::string& dir) {
+    struct statfs st;
+    if (::statfs(dir.c_str(), &st) != 0) return true;  // unknown: keep rescanning
+    switch (static_cast<unsigned long>(st.f_type)) {
+        case 0x6969:      // NFS
+        case 0xFF534D42:  // CIFS
+        case 0xFE534D42:  // SMB2
+        case 0x517B:      // SMB
+        case 0x65735546:  // FUSE (sshfs, s3fs, ...)
+        case 0x01021997:  // 9p (v9fs)
+        case 0x6B414653:  // AFS
+        case 0x47504653:  // GPFS
+        case 0x00C36400:  // CephFS
+        case 0x0BD00BD0:  // Lustre
+            return true;
+        default:
+            return false;
+    }
 }
 
 void InboxWatcher::schedule_scan(Millis delay) {
@@ -121,6 +144,7 @@ void InboxWatcher::on_fs_event(uv_fs_event_t* handle, const char* filename, int,
     // libuv names the watched directory itself when the event is about it (deleted, moved):
     // its watch may be dead even if a new inbox reuses the inode number.
     if (!filename || filename == self->dir_name_) self->watch_stale_ = true;
+    self->hinted_ = true;
     self->schedule_scan(self->options_.debounce);
 }
 
@@ -140,6 +164,7 @@ void InboxWatcher::arm_watch(const struct stat& dir_stat) {
         return;
     }
     watch_failed_ = false;
+    remote_fs_ = is_remote_fs(dir_);
     watch_ = w;
     watched_dev_ = dir_stat.st_dev;
     watched_ino_ = dir_stat.st_ino;
@@ -256,9 +281,18 @@ void InboxWatcher::scan_now() {
     files_ = std::move(next);  // what is no longer in the inbox was claimed: forget it
     images_ = std::move(next_images);
 
-    Millis delay = options_.rescan;
-    if (recheck) delay = std::min(delay, std::chrono::duration_cast<Millis>(*recheck - now));
-    schedule_scan(delay);
+    // Change notices bring every change on a local filesystem; the kernel drops them only when
+    // its queue overflows, which takes a burst of hints. So a full rescan follows any scan that
+    // had hints or found something, until one finds nothing new; an idle inbox is not scanned
+    // (nothing wakes the daemon). Without a watch, or where other machines write (a network
+    // filesystem), rescans go on forever.
+    const bool rescan = !watch_ || remote_fs_ || hinted_ || !reports.empty();
+    hinted_ = false;
+    if (recheck || rescan) {
+        Millis delay = rescan ? options_.rescan : Millis::max();
+        if (recheck) delay = std::min(delay, std::chrono::duration_cast<Millis>(*recheck - now));
+        schedule_scan(delay);
+    }
 
     // Oldest first, so jobs start in the order they arrived.
     std::sort(reports.begin(), reports.end(), [](const Report& a, const Report& b) {

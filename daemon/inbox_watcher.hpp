@@ -22,7 +22,7 @@ namespace vd {
 
 struct InboxOptions {
     Millis settle{2000};   // size and mtime must hold this long before a file is ready
-    Millis rescan{30000};  // full scan even without hints
+    Millis rescan{30000};  // a full scan this long after a burst of hints (or always, see below)
     Millis debounce{30};   // a burst of hints becomes one scan
     int64_t max_manifest_bytes = 1024 * 1024;
 };
@@ -68,6 +68,7 @@ class InboxWatcher {
     void schedule_scan(Millis delay);             // scan no later than `delay` from now
     void arm_watch(const struct stat& dir_stat);  // (re)arms unless already on this directory
     void disarm_watch();
+    static bool is_remote_fs(const std::string& dir);
     static void on_fs_event(uv_fs_event_t* handle, const char* filename, int events, int status);
     static void on_timer(uv_timer_t* timer);
 
@@ -82,6 +83,8 @@ class InboxWatcher {
     ino_t watched_ino_ = 0;           // replaced by a new one, the old watch is dead
     bool watch_stale_ = false;        // an event about the directory itself: re-arm
     bool watch_failed_ = false;       // warned about it already
+    bool remote_fs_ = false;          // NFS, SMB, FUSE...: other machines' writes bring no hints
+    bool hinted_ = false;             // a change notice since the last scan
     bool present_ = true;
     Millis missing_backoff_{0};
     bool stopped_ = false;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <fstream>
 
 #include "mock/digest.hpp"
 #include "mock/image.hpp"
@@ -102,6 +103,9 @@ void Server::Impl::serve(const httplib::Request& req, httplib::Response& res,
     c.rec.path = req.path;
     c.rec.query = query_of(req.target);
     c.rec.at_ms = c.now_ms;
+    c.rec.at_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
     c.rec.request_id = "req_" + ids.hex(32);
     res.set_header("x-request-id", c.rec.request_id);
     c.key = bearer_key(req);
@@ -191,6 +195,12 @@ int Server::start() {
     if (m.http) return m.port;
     auto o = m.options();
     if (!m.recorder.open(o->log_file)) return -1;
+    if (!o->video_file.empty()) {
+        std::ifstream in(o->video_file, std::ios::binary);
+        if (!in) return -1;
+        m.video_file = std::make_shared<const std::string>(std::istreambuf_iterator<char>(in),
+                                                           std::istreambuf_iterator<char>());
+    }
     auto http = std::make_unique<HttpServer>();
     int threads = std::max(2, o->threads);
     http->new_task_queue = [threads] {

@@ -57,7 +57,8 @@ struct Options {
     // How long a signed storage link (json-content, openrouter) works after the read that
     // gave it; later it answers 403 like an expired presigned URL.
     Millis link_ttl{10 * 60 * 1000};
-    std::string log_file;              // JSON lines of every request; empty = none
+    std::string log_file;    // JSON lines of every request; empty = none
+    std::string video_file;  // serve this MP4 as every video's content (benchmarks); empty = render
     Millis expire_after{3600 * 1000};  // content expiry after completion
     uint64_t seed = 1;
     std::map<std::string, ModelSpec> models;  // empty: sora-2 and sora-2-pro as documented
@@ -84,6 +85,7 @@ struct RecordedRequest {
     std::string video_id;        // created or addressed video, when any
     bool lost = false;           // the answer was dropped on purpose
     int64_t at_ms = 0;           // wall clock
+    int64_t at_us = 0;           // the same instant in microseconds (latency measurements)
     std::string request_id;      // the x-request-id it was answered with
     int64_t retry_after_ms = 0;  // the wait a 429 asked for
     // The fault injected into this answer: "reset", "5xx", "lost", "lost_on_reuse",

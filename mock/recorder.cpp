@@ -11,12 +11,11 @@ nlohmann::json to_json(const RecordedRequest& r) {
                          {"width", f.width},
                          {"height", f.height},
                          {"bytes", f.bytes}});
-    return {{"at_ms", r.at_ms},   {"request_id", r.request_id},
-            {"method", r.method}, {"path", r.path},
-            {"query", r.query},   {"key_hash", r.key_hash},
-            {"fields", r.fields}, {"files", files},
-            {"status", r.status}, {"video_id", r.video_id},
-            {"lost", r.lost},     {"fault", r.fault}};
+    return {{"at_ms", r.at_ms},       {"at_us", r.at_us},       {"request_id", r.request_id},
+            {"method", r.method},     {"path", r.path},         {"query", r.query},
+            {"key_hash", r.key_hash}, {"fields", r.fields},     {"files", files},
+            {"status", r.status},     {"video_id", r.video_id}, {"lost", r.lost},
+            {"fault", r.fault}};
 }
 
 Recorder::~Recorder() {

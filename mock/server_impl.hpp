@@ -64,6 +64,7 @@ struct Server::Impl {
     RateLimiter limiter;
     VideoStore store;
     MediaCache media;
+    std::shared_ptr<const std::string> video_file;  // Options::video_file's bytes, when set
     Recorder recorder;
 
     std::unique_ptr<HttpServer> http;

@@ -47,6 +47,22 @@ const Job* Engine::find(const std::string& id) const {
     return it == jobs_.end() ? nullptr : &it->second;
 }
 
+void Engine::forget_finished() {
+    auto done = [this](const Job& job) {
+        if (!is_terminal(job.state)) return false;
+        if (job.parent.empty()) return true;
+        auto parent = jobs_.find(job.parent);  // a shot: kept while its storyboard is at work
+        return parent == jobs_.end() || is_terminal(parent->second.state);
+    };
+    std::vector<std::string> gone;
+    for (const auto& [id, job] : jobs_)
+        if (done(job)) gone.push_back(id);
+    for (const auto& id : gone) {
+        ++finished_[jobs_.at(id).state];
+        jobs_.erase(id);
+    }
+}
+
 void Engine::refund(Job& job, TimePoint now, Commands& out) {
     if (!job.charged) return;
     LedgerEntry e{now, job.id, -job.cost_usd};

@@ -139,6 +139,13 @@ class Engine {
     // When tick() next has something to do; nullopt when nothing is pending.
     std::optional<TimePoint> next_wake() const;
 
+    // Finished jobs leave memory (their record, outputs and ledger lines are on disk), so a
+    // daemon that runs for months holds and looks at only the jobs still at work. A storyboard's
+    // shots stay while it is at work, and leave with it. The shell calls this between ticks;
+    // `finished()` counts those gone, by state.
+    void forget_finished();
+    const std::map<State, int>& finished() const { return finished_; }
+
     const std::map<std::string, Job>& jobs() const { return jobs_; }
     const Job* find(const std::string& id) const;
     bool idle() const;              // every job terminal
@@ -225,6 +232,7 @@ class Engine {
     Scheduler sched_;
     Ledger ledger_;
     std::map<std::string, Job> jobs_;
+    std::map<State, int> finished_;        // jobs forgotten by forget_finished(), by state
     std::set<std::string> checking_;       // provider key slots whose credentials are being checked
     std::optional<TimePoint> sched_wake_;  // when a rate-limited submit may go, from the last tick
     TimePoint last_tick_{};

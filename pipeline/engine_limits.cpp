@@ -15,6 +15,9 @@ constexpr Millis kCredentialCheck{60 * 1000};
 
 std::optional<JobError> Engine::never_affordable(const Job& job) const {
     if (job.charged) return std::nullopt;
+    // What fits with nothing coming back fits with anything coming back: the sum over all jobs
+    // below is only needed near the cap, so a long queue is not walked once per job per tick.
+    if (!ledger_.never_fits(job.cost_usd, 0, settings_.budget)) return std::nullopt;
     // Reservations of creates whose outcome is still open may come back; everything else in
     // the ledger is spent for good.
     double refundable = 0;

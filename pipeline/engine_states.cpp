@@ -63,6 +63,9 @@ bool recomputed(const Wait& w) {
 
 void Engine::enter(Job& job, State to, Reason why, Commands& out) {
     const State from = job.state;
+    // Waiting again for the same reason changes nothing (the words are made from the reason):
+    // a long queue behind a full provider is looked at on every tick, so this stays cheap.
+    if (from == State::waiting && to == State::waiting && job.wait == why.wait) return;
     Wait wait = to == State::waiting ? std::move(why.wait) : Wait{};
     std::string words = to == State::waiting ? describe(wait) : std::move(why.note);
     if (from == to && job.why == words && job.wait == wait) return;

@@ -243,17 +243,21 @@ TimePoint next_poll(const PollSettings& s, TimePoint now, TimePoint progress_see
                     int progress_at_first_seen, int progress, int polls,
                     std::optional<Millis> poll_after) {
     double interval;
+    double cap = double(s.max_interval.count());
     int gained = progress - progress_at_first_seen;
     auto elapsed = (now - progress_seen).count();
     if (gained > 0 && elapsed > 0) {
-        // Predict completion from the rate seen so far and look right then.
+        // Predict completion from the rate seen so far and look right then. The prediction is
+        // trusted as far ahead as the render has been watched: past max_interval once the rate
+        // has held that long (a 3-minute render is polled 4 or 5 times, not every max_interval).
         double per_ms = double(gained) / double(elapsed);
         interval = double(100 - progress) / per_ms;
+        cap = std::max(cap, double(elapsed));
     } else {
         // Nothing to predict from yet: start at min_interval and double.
         interval = double(s.min_interval.count()) * std::pow(2.0, std::min(polls, 10));
     }
-    interval = std::clamp(interval, double(s.min_interval.count()), double(s.max_interval.count()));
+    interval = std::clamp(interval, double(s.min_interval.count()), cap);
     Millis wait{static_cast<int64_t>(interval)};
     if (poll_after && *poll_after > wait) wait = *poll_after;
     return now + wait;

@@ -82,7 +82,8 @@ class Scheduler {
 Millis backoff(int attempt, double jitter, Millis base = Millis{500}, Millis cap = Millis{8000});
 
 // When to poll next: between min and max interval, near the predicted completion from the
-// progress reported so far, never before the provider's poll-after hint.
+// progress reported so far (past max_interval when the rate has been watched for longer than
+// that), never before the provider's poll-after hint.
 TimePoint next_poll(const PollSettings& s, TimePoint now, TimePoint progress_seen,
                     int progress_at_first_seen, int progress, int polls,
                     std::optional<Millis> poll_after);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that the build, the tests and the demo need.
 # Idempotent and non-interactive; skips the apt work when everything is present.
+# With --bench, also what `make bench` runs: the baselines' tools and /usr/bin/time.
 set -euo pipefail
 
 packages=(
@@ -13,6 +14,7 @@ packages=(
     clang libclang-rt-14-dev
     systemd procps
 )
+if [ "${1:-}" = --bench ]; then packages+=(jq inotify-tools time); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -387,3 +387,42 @@ TEST_CASE("a writer opening a file while the watcher checks it never ends the pr
     CHECK(r.ready.empty());  // never settled: the writer kept touching it
     w.stop();
 }
+
+namespace {
+int active_timers(uv_loop_t* loop) {
+    int n = 0;
+    uv_walk(
+        loop,
+        [](uv_handle_t* h, void* count) {
+            if (h->type == UV_TIMER && uv_is_active(h)) ++*static_cast<int*>(count);
+        },
+        &n);
+    return n;
+}
+}  // namespace
+
+TEST_CASE("an idle inbox keeps no timer: one rescan follows a burst of changes, then none",
+          "[inbox]") {
+    TempDir inbox;
+    LoopGuard loop;
+    Reports seen;
+    {
+        InboxWatcher w(loop, inbox.path.string(), quick(), seen.callbacks());
+        w.start();
+        loop.run_for(100ms);
+        CHECK(active_timers(loop) == 0);  // nothing there, nothing heard: nothing to wake for
+        drop(inbox.path, "cat.json", R"({"prompt":"a cat"})");
+        REQUIRE(loop.run_until([&] { return seen.count("cat.json") == 1; }, 2s));
+        CHECK(active_timers(loop) == 1);  // the rescan after the change notices
+        loop.run_for(600ms);              // rescan is 200 ms: it ran and found nothing new
+        CHECK(active_timers(loop) == 0);
+        // The watch still brings the next file at once.
+        drop(inbox.path, "dog.json", R"({"prompt":"a dog"})");
+        REQUIRE(loop.run_until([&] { return seen.count("dog.json") == 1; }, 2s));
+        // A forgotten file is judged again at a later scan even with no change notice.
+        loop.run_for(600ms);
+        w.forget("dog.json");
+        REQUIRE(loop.run_until([&] { return seen.count("dog.json") == 2; }, 2s));
+    }
+    REQUIRE(loop.close() == 0);
+}

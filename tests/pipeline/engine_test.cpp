@@ -231,6 +231,12 @@ TEST_CASE("a completed video is downloaded, verified and delivered", "[engine]")
     e.on_delivered("a", "a", T0 + Millis{500});
     CHECK(e.find("a")->state == State::delivered);
     CHECK(e.idle());
+    // Finished, it leaves memory (all of it is on disk) and is counted.
+    e.add("b", spec("b"), T0 + Millis{600});
+    e.forget_finished();
+    CHECK(e.find("a") == nullptr);
+    CHECK(e.find("b") != nullptr);
+    CHECK(e.finished().at(State::delivered) == 1);
 }
 
 TEST_CASE("a truncated download is fetched again, then fails at verify after the limit",
@@ -364,6 +370,38 @@ TEST_CASE("polls land near the predicted completion", "[scheduler]") {
     CHECK(next_poll(s, T0 + Millis{99000}, T0, 0, 99, 6, std::nullopt) == T0 + Millis{101000});
     // The provider's poll-after hint is a floor.
     CHECK(next_poll(s, T0, T0, 0, 0, 0, Millis{7000}) == T0 + Millis{7000});
+}
+
+// A render whose progress grows linearly over `render`, first seen at `first_seen` with the
+// progress of that moment, polled by next_poll until it completes: the polls and the lag.
+std::pair<int, Millis> poll_render(Millis render, Millis first_seen) {
+    PollSettings s;  // 2 s .. 30 s
+    auto progress_at = [&](Millis t) {
+        return int(std::min<int64_t>(100, 100 * t.count() / render.count()));
+    };
+    TimePoint seen = T0 + first_seen;
+    int first = progress_at(first_seen);
+    TimePoint now = seen;
+    int polls = 0;
+    while (true) {
+        now = next_poll(s, now, seen, first, progress_at(now - T0), polls, std::nullopt);
+        ++polls;
+        if (now - T0 >= render) return {polls, now - T0 - render};
+        REQUIRE(polls < 100);
+    }
+}
+
+TEST_CASE("a 3-minute render is polled at most 6 times and looked at within 2 s of its end",
+          "[scheduler]") {
+    for (Millis first_seen : {Millis{100}, Millis{2000}, Millis{5000}}) {
+        auto [polls, lag] = poll_render(Millis{180000}, first_seen);
+        INFO("first seen at " << first_seen.count() << " ms: " << polls << " polls, lag "
+                              << lag.count() << " ms");
+        CHECK(polls <= 6);
+        CHECK(lag <= Millis{2000});
+    }
+    // Longer renders gain the most: a 20-minute one is not polled every 30 s (40 times).
+    CHECK(poll_render(Millis{1200000}, Millis{100}).first <= 10);
 }
 
 TEST_CASE("no minute holds more creates than submits_per_minute", "[scheduler]") {

@@ -104,6 +104,9 @@ TEST_CASE("a storyboard reserves its whole cost, makes each shot once and joins 
 
     make_shot(e, "sb-shot2", "v2", t);
     make_shot(e, "sb-shot1", "v1", t);
+    e.forget_finished();  // made shots are kept while their storyboard is at work
+    REQUIRE(e.find("sb-shot2"));
+    CHECK(e.find("sb-shot2")->state == State::delivered);
     CHECK(all<Join>(e.tick(t)).empty());
     CHECK(e.find("sb")->why == "its shots: 2 of 3 made");
     make_shot(e, "sb-shot3", "v3", t);
@@ -124,6 +127,9 @@ TEST_CASE("a storyboard reserves its whole cost, makes each shot once and joins 
     e.on_delivered("sb", "sb", t);
     CHECK(e.find("sb")->state == State::delivered);
     CHECK(e.ledger().total() == Approx(1.60));
+    e.forget_finished();  // then they leave with it
+    CHECK(e.jobs().empty());
+    CHECK(e.finished().at(State::delivered) == 4);
 }
 
 TEST_CASE("a storyboard that does not fit the budget whole creates no shot",

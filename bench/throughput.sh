@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Throughput and cost: N manifests through one tool against the mock in its own process (1 s
+# generation, no queue time), the same concurrency (64) and poll interval (1 s) for every tool.
+# Usage: throughput.sh TOOL N [VERIFY_LEVEL]     TOOL: videodrop | shell | node
+# Prints one line: TOOL N WALL_S CPU_S MAXRSS_KB CREATES POLLS LISTS DOWNLOADS DELIVERED USER_S SYS_S
+# (CPU and RSS are the tool's own process tree: for videodrop the daemon alone, for the baselines
+# the script with its curl, jq, ffprobe and inotifywait children.)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+tool=$1 n=$2 level=${3:-demux}
+spool=$BENCH_TMP/spool-$tool-$n
+new_spool "$spool"
+write_manifests "$spool/inbox" "$n"
+start_mock "tp-$tool" --gen-time 1s --queue-time 0s
+trap stop_mock EXIT
+case $tool in
+videodrop)
+    write_config "$BENCH_TMP/tp.toml" "$spool" "
+[polling]
+min_interval = \"1s\"
+
+[verify]
+level = \"$level\""
+    timed "$BENCH_TMP/time" "$VD" -c "$BENCH_TMP/tp.toml" once >/dev/null 2>"$BENCH_TMP/tp.err" || {
+        echo "bench: videodrop once failed: $(tail -5 "$BENCH_TMP/tp.err")" >&2
+        exit 1
+    }
+    ;;
+shell)
+    timed "$BENCH_TMP/time" "$here/baseline/inotify-curl.sh" "$spool/inbox" "$spool/outbox" \
+        "$MOCK_URL" "$n" 64 1 2>"$BENCH_TMP/tp.err"
+    ;;
+node)
+    timed "$BENCH_TMP/time" node "$here/baseline/node/drop.mjs" "$spool/inbox" "$spool/outbox" \
+        "$MOCK_URL" "$n" 64 1 2>"$BENCH_TMP/tp.err"
+    ;;
+esac
+read -r wall user sys rss <"$BENCH_TMP/time"
+delivered=$(find "$spool/outbox" -maxdepth 1 -name '*.mp4' | wc -l)
+echo "$tool $n $wall $(awk "BEGIN { print $user + $sys }") $rss $(count_requests "$BENCH_TMP/tp-$tool.log") $delivered $user $sys"
+# The 10,000-job spool is kept for the idle and status measurements.
+[ "$tool" = videodrop ] && [ "$n" -ge 10000 ] && mv "$spool" "$BENCH_TMP/spool-10000" || rm -rf "$spool"
