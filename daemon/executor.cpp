@@ -59,30 +59,10 @@ void Executor::tick() {
     if (hooks_.settled) hooks_.settled();
 }
 
-namespace {
-
-// A record written again before anything else leaves the process (only log lines between): the
-// first write is skipped, as a crash between the two would leave what a crash before both
-// leaves, a record the engine resumes from. A state passed through on the way (verifying on to
-// delivering) then costs no write and no fsync of its own.
-bool superseded(const Commands& commands, size_t i) {
-    const auto* first = std::get_if<Persist>(&commands[i]);
-    if (!first) return false;
-    for (size_t k = i + 1; k < commands.size(); ++k) {
-        if (const auto* next = std::get_if<Persist>(&commands[k]))
-            return next->job.id == first->job.id;
-        if (!std::holds_alternative<Log>(commands[k])) return false;
-    }
-    return false;
-}
-
-}  // namespace
-
 void Executor::execute(const Commands& commands) {
-    for (size_t i = 0; i < commands.size(); ++i) {
+    for (const auto& c : commands) {
         if (stopped_) return;
-        if (superseded(commands, i)) continue;
-        std::visit([this](const auto& cmd) { carry_out(cmd); }, commands[i]);
+        std::visit([this](const auto& cmd) { carry_out(cmd); }, c);
     }
 }
 
