@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Download: one job whose video is a ~200 MB MP4 (1080p, 4 s, noise coded losslessly), fetched by
+# Download: one job whose video is a ~200 MB MP4 (1080p at 12 fps, 4 s, noise coded losslessly,
+# above the default size cap for 4 s, so the cap is raised), fetched by
 # videodrop (`once`, verify.level = "demux") and by `curl -o` from the same URL, RUNS times each.
 # Usage: download.sh     Prints "TOOL BYTES MB_PER_S MAXRSS_KB" per run.
 set -euo pipefail
@@ -8,7 +9,7 @@ source "$here/lib.sh"
 big=${BENCH_BIG_FILE:-/tmp/videodrop-bench-200MB.mp4}
 if [ ! -s "$big" ]; then
     ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi \
-        -i "color=gray:size=1920x1080:rate=25,noise=alls=60:allf=t" -t 4 \
+        -i "color=gray:size=1920x1080:rate=12,noise=alls=60:allf=t" -t 4 \
         -c:v libx264 -preset ultrafast -qp 0 -pix_fmt yuv420p "$big"
 fi
 start_mock download --gen-time 0s --queue-time 0s --video-file "$big"
@@ -20,7 +21,10 @@ for ((r = 1; r <= RUNS; r++)); do
     touch -d '10 seconds ago' "$spool/inbox/big.json"
     write_config "$BENCH_TMP/download.toml" "$spool" '
 [verify]
-level = "demux"'
+level = "demux"
+
+[download]
+max_mbit_per_second = 2000'
     timed "$BENCH_TMP/time" "$VD" -c "$BENCH_TMP/download.toml" --log-level debug once \
         >/dev/null 2>"$BENCH_TMP/download.err"
     read -r _ _ _ rss <"$BENCH_TMP/time"
