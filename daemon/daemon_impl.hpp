@@ -34,8 +34,8 @@ inline constexpr Millis kRequestDebounce{50};  // a burst of changes there becom
 // at most 5% of a core), never more than kMaxTickGap. A short queue ticks at once.
 inline constexpr int kTickShare = 20;
 inline constexpr Millis kMaxTickGap{25};
-inline constexpr Millis kMetricsEvery{
-    5000};  // the metrics textfile, when set, is rewritten this often
+// The metrics textfile, when set, is rewritten this often.
+inline constexpr Millis kMetricsEvery{5000};
 
 inline std::string stem_of(const std::string& filename) {
     auto dot = filename.rfind('.');

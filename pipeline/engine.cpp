@@ -54,12 +54,13 @@ void Engine::forget_finished() {
         auto parent = jobs_.find(job.parent);  // a shot: kept while its storyboard is at work
         return parent == jobs_.end() || is_terminal(parent->second.state);
     };
-    std::vector<std::string> gone;
-    for (const auto& [id, job] : jobs_)
-        if (done(job)) gone.push_back(id);
-    for (const auto& id : gone) {
-        ++finished_[jobs_.at(id).state];
-        jobs_.erase(id);
+    for (auto it = jobs_.begin(); it != jobs_.end();) {
+        if (!done(it->second)) {
+            ++it;
+            continue;
+        }
+        ++finished_[it->second.state];
+        it = jobs_.erase(it);
     }
 }
 
