@@ -43,7 +43,7 @@ struct ProviderConfig {
 };
 
 struct IntakeSettings {
-    Millis settle{2000};  // see intake::decide: a renamed-in file older than this goes at once
+    Millis settle{2000};  // see intake::decide: files written in place hold still this long
     Millis rescan{30000};
     int64_t max_image_bytes = 20 * 1024 * 1024;
     // Larger reference images are refused from their header, before decoding; one is fitted at

@@ -2,6 +2,7 @@
 // engine), rejecting one, returning claims a crash cut short, cancel requests, the metrics file.
 #include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -54,10 +55,34 @@ std::vector<std::string> Daemon::Impl::images_of_rejected(const std::string& man
     return out;
 }
 
+// A manifest renamed in is taken at once, and its image may still be on its way (a producer
+// that moves the manifest in first): its only problem a missing image, it is left in the inbox
+// until it is `intake.settle` old. Returns how long that still is.
+static std::optional<Millis> image_on_its_way(const std::string& path,
+                                              const std::vector<ManifestProblem>& problems,
+                                              Millis settle) {
+    for (const auto& p : problems)
+        if (p.code != "image_missing") return std::nullopt;
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    struct timespec now;
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    const int64_t age_ms =
+        (now.tv_sec - st.st_mtim.tv_sec) * 1000 + (now.tv_nsec - st.st_mtim.tv_nsec) / 1'000'000;
+    if (age_ms < 0 || age_ms >= settle.count()) return std::nullopt;
+    return settle - Millis{age_ms};
+}
+
 void Daemon::Impl::intake_one(const std::string& name) {
     if (stopping) return;
     const std::string path = cfg.paths.inbox + "/" + name;
     auto spec = read_manifest(path, cfg.paths.inbox, cfg, remix_lookup(cfg.paths.outbox));
+    if (!spec)
+        if (auto wait = image_on_its_way(path, spec.error(), cfg.intake.settle)) {
+            spdlog::debug("inbox: {} names an image not there yet; looking again", name);
+            watcher->forget(name, *wait);
+            return;
+        }
     std::vector<std::string> companions;
     // An image beside the manifest travels with it into the claim (and on to failed/). One
     // in a subfolder or behind a symlink may be shared by other manifests: it is copied.

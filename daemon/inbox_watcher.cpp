@@ -72,8 +72,6 @@ struct Report {
 InboxWatcher::InboxWatcher(uv_loop_t* loop, std::string dir, InboxOptions options,
                            InboxCallbacks callbacks)
     : loop_(loop), dir_(std::move(dir)), options_(options), callbacks_(std::move(callbacks)) {
-    std::string trimmed = dir_.substr(0, dir_.find_last_not_of('/') + 1);
-    dir_name_ = trimmed.substr(trimmed.find_last_of('/') + 1);
     timer_ = new uv_timer_t;
     uv_timer_init(loop_, timer_);
     timer_->data = this;
@@ -90,9 +88,14 @@ void InboxWatcher::start() {
     schedule_scan(Millis{0});
 }
 
-void InboxWatcher::forget(const std::string& name) {
-    files_.erase(name);
-    schedule_scan(options_.rescan);  // judged afresh then, if no change notice comes first
+void InboxWatcher::forget(const std::string& name, std::optional<Millis> look_again) {
+    moved_in_.erase(name);
+    if (look_again)
+        files_[name] = Entry{};  // no inode: judged as a new file, and tracked (`once` waits)
+    else
+        files_.erase(name);
+    // Judged afresh then, if no change notice comes first.
+    schedule_scan(std::min(options_.rescan, look_again.value_or(options_.rescan)));
 }
 
 void InboxWatcher::stop() {
@@ -138,43 +141,44 @@ void InboxWatcher::on_timer(uv_timer_t* timer) {
     static_cast<InboxWatcher*>(timer->data)->scan_now();
 }
 
-void InboxWatcher::on_fs_event(uv_fs_event_t* handle, const char* filename, int, int status) {
-    auto* self = static_cast<InboxWatcher*>(handle->data);
-    if (status < 0) spdlog::debug("inbox {}: watch error: {}", self->dir_, uv_strerror(status));
-    // libuv names the watched directory itself when the event is about it (deleted, moved):
-    // its watch may be dead even if a new inbox reuses the inode number.
-    if (!filename || filename == self->dir_name_) self->watch_stale_ = true;
-    self->hinted_ = true;
-    self->schedule_scan(self->options_.debounce);
+void InboxWatcher::on_event(const DirEvent& e) {
+    if (e.about_dir) watch_stale_ = true;  // deleted or moved: a new inbox needs a new watch
+    if (e.overflow) moved_in_.clear();     // unknown now: those files settle like any other
+    if (e.moved_in) moved_in_.insert(e.name);
+    if (e.written) moved_in_.erase(e.name);
+    hinted_ = true;
+    if (!e.moved_in) {
+        schedule_scan(options_.debounce);
+        return;
+    }
+    // A file renamed in is complete: looked at in the next loop turn, unless scans are costly
+    // (a big inbox), when they are spaced to take at most a fifth of the time.
+    const auto share = Millis{static_cast<int64_t>(last_scan_ns_ * 5 / 1'000'000)};
+    schedule_scan(std::clamp(share, Millis{1}, options_.debounce));
 }
 
 void InboxWatcher::arm_watch(const struct stat& dir_stat) {
     if (watch_ && dir_stat.st_dev == watched_dev_ && dir_stat.st_ino == watched_ino_) return;
     disarm_watch();  // the inbox was replaced: inotify watches the old, deleted directory
-    auto* w = new uv_fs_event_t;
-    uv_fs_event_init(loop_, w);
-    w->data = this;
-    int rc = uv_fs_event_start(w, &InboxWatcher::on_fs_event, dir_.c_str(), 0);
-    if (rc < 0) {
+    int err = 0;
+    watch_ = DirWatch::open(
+        loop_, dir_, [this](const DirEvent& e) { on_event(e); }, &err);
+    if (!watch_) {
         // Scans every `rescan` still find everything; only the quick reaction is lost.
         if (!watch_failed_)
-            spdlog::warn("inbox {}: cannot watch ({}); relying on rescans", dir_, uv_strerror(rc));
+            spdlog::warn("inbox {}: cannot watch ({}); relying on rescans", dir_, uv_strerror(err));
         watch_failed_ = true;
-        close_and_free(w);
         return;
     }
     watch_failed_ = false;
     remote_fs_ = is_remote_fs(dir_);
-    watch_ = w;
     watched_dev_ = dir_stat.st_dev;
     watched_ino_ = dir_stat.st_ino;
 }
 
 void InboxWatcher::disarm_watch() {
-    if (!watch_) return;
-    uv_fs_event_stop(watch_);
-    close_and_free(watch_);
-    watch_ = nullptr;
+    watch_.reset();
+    moved_in_.clear();  // the events that filled it came from the old watch
 }
 
 void InboxWatcher::scan_now() {
@@ -182,6 +186,7 @@ void InboxWatcher::scan_now() {
     // decide() only compares times it was given, so the loop's monotonic clock serves.
     uv_update_time(loop_);
     const TimePoint now = from_ms(static_cast<int64_t>(uv_now(loop_)));
+    const uint64_t started_ns = uv_hrtime();
 
     DIR* dir = ::opendir(dir_.c_str());
     if (!dir) {
@@ -233,6 +238,7 @@ void InboxWatcher::scan_now() {
             (intake::is_manifest_name(name) || intake::is_image_name(name))) {
             obs.age = age_of(st);
             obs.open_for_writing = open_for_writing(::dirfd(dir), e->d_name);
+            obs.renamed_in = moved_in_.count(name) > 0;
         }
         if (name.front() != '.' && intake::is_image_name(name) && S_ISREG(st.st_mode)) {
             Entry image;
@@ -280,6 +286,11 @@ void InboxWatcher::scan_now() {
     });
     files_ = std::move(next);  // what is no longer in the inbox was claimed: forget it
     images_ = std::move(next_images);
+    std::erase_if(moved_in_, [&](const std::string& name) {
+        auto f = files_.find(name);
+        return f != files_.end() ? f->second.reported : !images_.count(name);
+    });
+    last_scan_ns_ = uv_hrtime() - started_ns;
 
     // Change notices bring every change on a local filesystem; the kernel drops them only when
     // its queue overflows, which takes a burst of hints. So a full rescan follows any scan that

@@ -145,7 +145,7 @@ Settling settle_state(const FileObservation& obs, const std::optional<SeenBefore
         s.still_settling = true;
         return s;
     }
-    if (settle.count() <= 0 || obs.age >= settle) {
+    if (obs.renamed_in || settle.count() <= 0 || obs.age >= settle) {
         s.remember = current;
         s.settled_at = now;
         return s;

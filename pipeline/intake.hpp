@@ -30,6 +30,9 @@ struct FileObservation {
     // Whether some process holds it open for writing: yes, no, or cannot tell (the lease check
     // needs the file's owner or CAP_LEASE).
     std::optional<bool> open_for_writing;
+    // The watch saw it renamed into the inbox and saw no write since: complete, by the maildir
+    // convention (write a temporary name, then rename it in).
+    bool renamed_in = false;
 };
 
 // What the watcher remembers of a file between scans.
@@ -46,9 +49,9 @@ struct IntakeDecision {
     std::optional<TimePoint> recheck_at;  // for wait: when it may become ready
 };
 
-// A file still open for writing is never ready. Otherwise it is ready once its size and mtime
-// have held for `settle`, or at once when it was last modified `settle` or more ago (a complete
-// file renamed in); with a zero settle a manifest is ready when first seen.
+// A file still open for writing is never ready. Otherwise it is ready at once when it was renamed
+// in, or last modified `settle` or more ago; else once its size and mtime have held for
+// `settle`. With a zero settle a manifest is ready when first seen.
 IntakeDecision decide(const FileObservation& now_obs, const std::optional<SeenBefore>& prev,
                       TimePoint now, Millis settle, int64_t max_bytes);
 

@@ -84,6 +84,33 @@ TEST_CASE("a manifest renamed into the inbox is reported once", "[inbox]") {
     REQUIRE(loop.close() == 0);
 }
 
+TEST_CASE("a file renamed in is reported at once; one written in place or after its rename settles",
+          "[inbox]") {
+    TempDir inbox;
+    LoopGuard loop;
+    Reports seen;
+    const auto settle = 3s;
+    {
+        InboxWatcher w(loop, inbox.path.string(), quick(settle, 10s), seen.callbacks());
+        w.start();
+        loop.run_for(30ms);
+        const auto dropped = std::chrono::steady_clock::now();
+        drop(inbox.path, "renamed.json", R"({"prompt":"a cat"})");
+        write(inbox.path / "in_place.json", R"({"prompt":"a dog"})");
+        drop(inbox.path, "appended.json", R"({"prompt":"a )");
+        write(inbox.path / "appended.json", R"(fox"})", std::ios::app);
+        REQUIRE(loop.run_until([&] { return seen.count("renamed.json") == 1; }, 2s));
+        CHECK(std::chrono::steady_clock::now() - dropped < 1s);
+        loop.run_for(300ms);
+        CHECK(seen.ready == std::vector<std::string>{"renamed.json"});
+        REQUIRE(loop.run_until([&] { return seen.ready.size() == 3; }, 8s));
+        CHECK(std::chrono::steady_clock::now() - dropped >= settle);
+        CHECK(seen.count("in_place.json") == 1);
+        CHECK(seen.count("appended.json") == 1);
+    }
+    REQUIRE(loop.close() == 0);
+}
+
 TEST_CASE("a reported file the consumer forgets is reported again after settling", "[inbox]") {
     TempDir inbox;
     LoopGuard loop;

@@ -137,6 +137,23 @@ TEST_CASE("a manifest still being written waits and starts settling anew", "[int
     }
 }
 
+TEST_CASE("a manifest renamed in is ready at once, unless a writer still holds it", "[intake]") {
+    const Millis long_settle{10'000};
+    auto f = file("cat.json");
+    f.age = Millis{0};
+    f.open_for_writing = false;
+    f.renamed_in = true;
+    auto d = decide(f, std::nullopt, kT0, long_settle, kMax);
+    CHECK(d.readiness == Readiness::ready);
+    f.renamed_in = false;  // written in place, just closed: it settles first
+    CHECK(decide(f, std::nullopt, kT0, long_settle, kMax).readiness == Readiness::wait);
+    f.renamed_in = true;
+    f.open_for_writing = true;  // renamed in, then opened again by its writer
+    d = decide(f, std::nullopt, kT0, long_settle, kMax);
+    CHECK(d.readiness == Readiness::wait);
+    CHECK(d.reason == "still open for writing");
+}
+
 TEST_CASE("with a zero settle a manifest is ready when first seen", "[intake]") {
     auto d = decide(file("cat.json"), std::nullopt, kT0, Millis{0}, kMax);
     CHECK(d.readiness == Readiness::ready);
