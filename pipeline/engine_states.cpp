@@ -59,6 +59,17 @@ bool recomputed(const Wait& w) {
     }
 }
 
+// Entered only to be written by the step that follows at once, so not written on entering:
+// - a poll's "completed": the download's start writes the record (with its attempt count), and a
+//   restart before it polls again, which says "completed" again;
+// - a verified video about to be published: the shell writes the record with the name it is
+//   published under before it publishes (a restart before that fetches and verifies again).
+bool written_next(const Job& job, State from, State to) {
+    if (to == State::downloading) return from == State::queued || from == State::in_progress;
+    if (to == State::delivering) return job.parent.empty() && job.output_name.empty();
+    return false;
+}
+
 }  // namespace
 
 void Engine::enter(Job& job, State to, Reason why, Commands& out) {
@@ -84,7 +95,8 @@ void Engine::enter(Job& job, State to, Reason why, Commands& out) {
 
     const OnEnter& work = on_enter(to);
     if (work.settled) job.awaiting = false;
-    bool quiet = to == State::waiting && from == State::claimed && recomputed(job.wait);
+    bool quiet = (to == State::waiting && from == State::claimed && recomputed(job.wait)) ||
+                 written_next(job, from, to);
     if (work.persist && !quiet) out.push_back(Persist{job});
     if (from != to) resume_effect(job, out);  // a new reason alone starts nothing again
 }

@@ -51,21 +51,8 @@ TEST_CASE("restore does the on-enter work of the state a crash left a job in", "
     }
 }
 
-TEST_CASE("entering verifying probes; entering delivering records, then publishes",
-          "[engine][states]") {
-    Engine e(settings(), 1);
-    e.restore({recorded("a", State::downloading)}, {}, nullptr, T0);
-    auto started = e.tick(T0);
-    REQUIRE(all<Download>(started).size() == 1);
-    HttpResult mp4;
-    mp4.status = 200;
-    mp4.content_type = "video/mp4";
-    CHECK(e.on_download("a", "video", {mp4, 1000}, T0 + Millis{10}).empty());
-    auto fetched = e.tick(T0 + Millis{10});
-    REQUIRE(e.find("a")->state == State::verifying);
-    REQUIRE(all<Probe>(fetched).size() == 1);
-    CHECK(e.find("a")->awaiting);
-
+namespace {
+MediaInfo playable() {
     MediaInfo ok;
     ok.opened = true;
     ok.container = "mp4";
@@ -79,12 +66,80 @@ TEST_CASE("entering verifying probes; entering delivering records, then publishe
     ok.last_video_pts = 8;
     ok.decoded = true;
     ok.decoded_frames = 240;
-    auto probed = e.on_probe("a", ok, T0 + Millis{20});
+    return ok;
+}
+
+// A recorded job fetched and verified: what on_probe() answers.
+Commands verified(Engine& e) {
+    auto started = e.tick(T0);
+    REQUIRE(all<Download>(started).size() == 1);
+    HttpResult mp4;
+    mp4.status = 200;
+    mp4.content_type = "video/mp4";
+    CHECK(e.on_download("a", "video", {mp4, 1000}, T0 + Millis{10}).empty());
+    auto fetched = e.tick(T0 + Millis{10});
+    REQUIRE(e.find("a")->state == State::verifying);
+    REQUIRE(all<Probe>(fetched).size() == 1);
+    CHECK(e.find("a")->awaiting);
+    return e.on_probe("a", playable(), T0 + Millis{20});
+}
+}  // namespace
+
+TEST_CASE("entering verifying probes; entering delivering publishes, the shell recording it first",
+          "[engine][states]") {
+    Engine e(settings(), 1);
+    e.restore({recorded("a", State::downloading)}, {}, nullptr, T0);
+    auto probed = verified(e);
+    // The shell writes the record with the name it publishes under before publishing, so a
+    // record written here would be written again at once.
+    CHECK(all<Persist>(probed).empty());
+    REQUIRE(all<Deliver>(probed).size() == 1);
+    CHECK(all<Deliver>(probed)[0].job.state == State::delivering);
+    CHECK(all<Deliver>(probed)[0].job.media.width == 1280);
+}
+
+TEST_CASE("a storyboard's shot entering delivering is recorded before it is kept",
+          "[engine][states]") {
+    Engine e(settings(), 1);
+    Job shot = recorded("a", State::downloading);
+    shot.parent = "board";  // the parent is gone: the shot still finishes on its own
+    e.restore({shot}, {}, nullptr, T0);
+    auto probed = verified(e);
     int persist = index_of<Persist>(probed);
     int deliver = index_of<Deliver>(probed);
     REQUIRE(persist >= 0);
     REQUIRE(deliver > persist);
     CHECK(std::get<Persist>(probed[persist]).job.state == State::delivering);
+}
+
+TEST_CASE("a poll's completed is written by the download's start; a streamed one at once",
+          "[engine][states]") {
+    Engine e(settings(), 1);
+    add_and_submit(e, "a");
+    e.on_http("a", Purpose::create, json(200, video("v1", "in_progress", 50, spec("a"), T0)),
+              T0 + Millis{5});
+    REQUIRE(e.find("a")->state == State::in_progress);
+    auto answer =
+        e.on_http("a", Purpose::poll, json(200, video("v1", "completed", 100, spec("a"), T0)),
+                  T0 + Millis{9});
+    REQUIRE(e.find("a")->state == State::downloading);
+    CHECK(all<Persist>(answer).empty());  // a restart polls again and hears "completed" again
+    auto started = e.tick(T0 + Millis{9});
+    REQUIRE(all<Download>(started).size() == 1);
+    REQUIRE(all<Persist>(started).size() == 1);
+    CHECK(all<Persist>(started)[0].job.state == State::downloading);
+    CHECK(all<Persist>(started)[0].job.download_attempts == 1);
+    CHECK(index_of<Persist>(started) < index_of<Download>(started));
+
+    // Completed in the create's own answer: nothing to poll again, so written on entering.
+    Engine f(settings(), 1);
+    add_and_submit(f, "b");
+    auto created =
+        f.on_http("b", Purpose::create, json(200, video("v2", "completed", 100, spec("b"), T0)),
+                  T0 + Millis{5});
+    REQUIRE(f.find("b")->state == State::downloading);
+    REQUIRE_FALSE(all<Persist>(created).empty());
+    CHECK(all<Persist>(created).back().job.video_id == "v2");
 }
 
 TEST_CASE("a rejected manifest fails through the engine: recorded, then moved",
