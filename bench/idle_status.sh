@@ -3,7 +3,7 @@
 # wakeups a minute (context switches of every thread of `videodrop run`, nothing queued or in
 # flight), first on an empty spool, then on the 10,000 finished jobs with the RSS that takes;
 # then `videodrop status` and `status --json` on it (wall and peak RSS, RUNS times each).
-# Usage: idle_status.sh SPOOL_10000 [SECONDS]
+# Usage: idle_status.sh SPOOL_OF_FINISHED_JOBS [SECONDS]
 # Prints "idle SPOOL WAKEUPS_PER_MIN RSS_KB" and "status|status-json WALL_S MAXRSS_KB".
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,7 +28,7 @@ for spool in "$empty" "$big"; do
     kill $pid
     wait $pid || true
     label=empty
-    [ "$spool" = "$big" ] && label=10000-finished
+    [ "$spool" = "$big" ] && label=finished
     echo "idle $label $(awk -v a="$after" -v b="$before" -v s="$secs" 'BEGIN { printf "%.1f", (a - b) * 60 / s }') $rss"
 done
 for args in status "status --json"; do

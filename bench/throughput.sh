@@ -39,5 +39,5 @@ esac
 read -r wall user sys rss <"$BENCH_TMP/time"
 delivered=$(find "$spool/outbox" -maxdepth 1 -name '*.mp4' | wc -l)
 echo "$tool $n $wall $(awk "BEGIN { print $user + $sys }") $rss $(count_requests "$BENCH_TMP/tp-$tool.log") $delivered $user $sys"
-# The 10,000-job spool is kept for the idle and status measurements.
-[ "$tool" = videodrop ] && [ "$n" -ge 10000 ] && mv "$spool" "$BENCH_TMP/spool-10000" || rm -rf "$spool"
+# The spool of the large run (KEEP_SPOOL=1) is kept for the idle and status measurements.
+if [ -n "${KEEP_SPOOL:-}" ]; then rm -rf "$BENCH_TMP/spool-large" && mv "$spool" "$BENCH_TMP/spool-large"; else rm -rf "$spool"; fi
