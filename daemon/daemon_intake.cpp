@@ -2,7 +2,6 @@
 // engine), rejecting one, returning claims a crash cut short, cancel requests, the metrics file.
 #include <dirent.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -65,12 +64,9 @@ static std::optional<Millis> image_on_its_way(const std::string& path,
         if (p.code != "image_missing") return std::nullopt;
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-    struct timespec now;
-    ::clock_gettime(CLOCK_REALTIME, &now);
-    const int64_t age_ms =
-        (now.tv_sec - st.st_mtim.tv_sec) * 1000 + (now.tv_nsec - st.st_mtim.tv_nsec) / 1'000'000;
-    if (age_ms < 0 || age_ms >= settle.count()) return std::nullopt;
-    return settle - Millis{age_ms};
+    const Millis age = fs::age_of(st);
+    if (age < Millis{0} || age >= settle) return std::nullopt;
+    return settle - age;
 }
 
 void Daemon::Impl::intake_one(const std::string& name) {

@@ -20,7 +20,8 @@ namespace {
 constexpr uint32_t kMask = IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | IN_MOVED_TO |
                            IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 
-DirEvent event_of(const inotify_event& e) {
+// `name` follows the event in the buffer, NUL-padded to e.len bytes.
+DirEvent event_of(const inotify_event& e, const char* name) {
     DirEvent d;
     if (e.mask & IN_Q_OVERFLOW) {
         d.overflow = true;
@@ -30,6 +31,7 @@ DirEvent event_of(const inotify_event& e) {
         d.about_dir = true;
         return d;
     }
+    if (e.len > 0) d.name = name;
     d.moved_in = (e.mask & IN_MOVED_TO) != 0;
     d.written = (e.mask & (IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE)) != 0;
     return d;
@@ -86,10 +88,7 @@ void DirWatch::on_readable(uv_poll_t* poll, int status, int) {
         for (ssize_t off = 0; off < n;) {
             inotify_event e;
             std::memcpy(&e, buf + off, sizeof e);
-            const char* name = buf + off + sizeof e;
-            DirEvent d = event_of(e);
-            if (e.len > 0 && !d.overflow && !d.about_dir) d.name = name;  // NUL-padded
-            events.push_back(std::move(d));
+            events.push_back(event_of(e, buf + off + sizeof e));
             off += static_cast<ssize_t>(sizeof e + e.len);
         }
     }

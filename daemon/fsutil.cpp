@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -157,6 +158,14 @@ tl::expected<std::string, std::string> read_file(const std::string& path, size_t
 bool exists(const std::string& path) {
     struct stat st {};
     return ::lstat(path.c_str(), &st) == 0;
+}
+
+std::chrono::milliseconds age_of(const struct stat& st) {
+    struct timespec now;
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    const int64_t ns = (int64_t{now.tv_sec} - st.st_mtim.tv_sec) * 1'000'000'000 +
+                       (now.tv_nsec - st.st_mtim.tv_nsec);
+    return ns < 0 ? std::chrono::milliseconds{-1} : std::chrono::milliseconds{ns / 1'000'000};
 }
 
 tl::expected<void, std::string> fsync_dir(const std::string& dir) {

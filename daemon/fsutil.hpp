@@ -1,8 +1,10 @@
 // Small file helpers of the shell: durable writes, moves and reads.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -37,6 +39,8 @@ tl::expected<void, std::string> rename_durable(const std::string& from, const st
 tl::expected<std::string, std::string> read_file(const std::string& path, size_t max_bytes);
 // Whether anything (a symlink included, not followed) is at `path`.
 bool exists(const std::string& path);
+// How long ago the file was last modified, by the wall clock; negative when its mtime is ahead.
+std::chrono::milliseconds age_of(const struct stat& st);
 tl::expected<void, std::string> fsync_dir(const std::string& dir);
 // Creates the missing folders of `dir` with `mode`; existing ones are left as they are.
 tl::expected<void, std::string> make_dirs(const std::string& dir, mode_t mode = 0755);

@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,6 +14,8 @@
 #include <vector>
 
 #include <spdlog/spdlog.h>
+
+#include "daemon/fsutil.hpp"
 
 namespace vd {
 
@@ -51,13 +52,6 @@ std::optional<bool> open_for_writing(int dir_fd, const char* name) {
     }
     ::close(fd);
     return result;
-}
-
-Millis age_of(const struct stat& st) {
-    struct timespec now;
-    ::clock_gettime(CLOCK_REALTIME, &now);
-    int64_t ns = (static_cast<int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec) - mtime_ns(st);
-    return ns < 0 ? Millis{-1} : Millis{ns / 1'000'000};
 }
 
 struct Report {
@@ -236,7 +230,7 @@ void InboxWatcher::scan_now() {
         // Asked only of files that could be taken: manifests, and images they may bring along.
         if (S_ISREG(st.st_mode) && name.front() != '.' &&
             (intake::is_manifest_name(name) || intake::is_image_name(name))) {
-            obs.age = age_of(st);
+            obs.age = fs::age_of(st);
             obs.open_for_writing = open_for_writing(::dirfd(dir), e->d_name);
             obs.renamed_in = moved_in_.count(name) > 0;
         }
