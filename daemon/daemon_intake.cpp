@@ -54,14 +54,11 @@ std::vector<std::string> Daemon::Impl::images_of_rejected(const std::string& man
     return out;
 }
 
-// A manifest renamed in is taken at once, and its image may still be on its way (a producer
-// that moves the manifest in first): its only problem a missing image, it is left in the inbox
-// until it is `intake.settle` old. Returns how long that still is.
-static std::optional<Millis> image_on_its_way(const std::string& path,
-                                              const std::vector<ManifestProblem>& problems,
-                                              Millis settle) {
-    for (const auto& p : problems)
-        if (p.code != "image_missing") return std::nullopt;
+// A manifest renamed in is taken at once, before `intake.settle` has passed. When it cannot be
+// taken, what it names or brings along may still be arriving (its image, moved in after it): it
+// is rejected only once it is `settle` old, so the rejection is the one the complete drop earns
+// and takes its images to failed/. Returns how long that still is.
+static std::optional<Millis> younger_than_settle(const std::string& path, Millis settle) {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) return std::nullopt;
     const Millis age = fs::age_of(st);
@@ -74,8 +71,9 @@ void Daemon::Impl::intake_one(const std::string& name) {
     const std::string path = cfg.paths.inbox + "/" + name;
     auto spec = read_manifest(path, cfg.paths.inbox, cfg, remix_lookup(cfg.paths.outbox));
     if (!spec)
-        if (auto wait = image_on_its_way(path, spec.error(), cfg.intake.settle)) {
-            spdlog::debug("inbox: {} names an image not there yet; looking again", name);
+        if (auto wait = younger_than_settle(path, cfg.intake.settle)) {
+            spdlog::debug("inbox: {} cannot be taken yet ({}); looking again", name,
+                          spec.error().front().code);
             watcher->forget(name, *wait);
             return;
         }
