@@ -64,7 +64,7 @@ void Daemon::Impl::on_wake(uv_timer_t* t) {
 
 bool Daemon::Impl::busy() const {
     return http->active() > 0 || prober->pending() > 0 || fits->pending() > 0 ||
-           watcher->tracked() > 0 || notifier->busy();
+           watcher->tracked() > 0 || !backlog.empty() || notifier->busy();
 }
 
 void Daemon::Impl::count_open() {

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,7 @@ struct Daemon::Impl {
     }
     void settled() {
         arm_wake();
+        take_backlog();
         maybe_finish();
     }
     void arm_wake();
@@ -143,6 +145,26 @@ struct Daemon::Impl {
                 const std::string& message, const std::string& hint,
                 const nlohmann::json& manifest = nullptr);
     void on_reject(const std::string& name, const std::string& reason);
+
+    // Backlog (daemon/daemon_backlog.cpp): a ready manifest is claimed while fewer than
+    // claim_window() jobs are at work; the rest wait in the inbox, unclaimed, and are taken
+    // highest priority first, then oldest, as jobs finish. The inbox is the queue: memory
+    // stays flat however many manifests are dropped, and a crash leaves them where they were.
+    struct Waiting {
+        int priority = 0;
+        uint64_t order = 0;
+        std::string name;
+        bool operator<(const Waiting& o) const {
+            return priority != o.priority ? priority > o.priority : order < o.order;
+        }
+    };
+    std::set<Waiting> backlog;
+    uint64_t backlog_order = 0;
+    size_t claim_window() const;
+    bool window_full() const;
+    // Keeps a ready manifest in the inbox when the window is full; true when it did.
+    bool hold(const std::string& name, int priority);
+    void take_backlog();
 
     // Cancel requests: `videodrop cancel NAME` leaves STATE/cancel/NAME.
     void apply_cancels();

@@ -77,6 +77,7 @@ void Daemon::Impl::intake_one(const std::string& name) {
             watcher->forget(name, *wait);
             return;
         }
+    if (spec && hold(name, spec->priority)) return;  // stays in the inbox until jobs finish
     std::vector<std::string> companions;
     // An image beside the manifest travels with it into the claim (and on to failed/). One
     // in a subfolder or behind a symlink may be shared by other manifests: it is copied.

@@ -111,7 +111,9 @@ tl::expected<void, std::string> publish_sidecar(const Paths& paths, const Job& j
     }
     const std::string tmp = paths.outbox + "/.tmp/" + job.id + ".sidecar.json";
     const fs::FileMode mode = fs::mode_for_folder(paths.outbox);
-    if (auto w = fs::write_atomic(tmp, sidecar.dump(2) + "\n", mode); !w) return w;
+    // Whole and durable before its rename into the outbox; a crash before that leaves a file in
+    // .tmp that the next attempt replaces.
+    if (auto w = fs::write_new(tmp, sidecar.dump(2) + "\n", mode); !w) return w;
     if (auto p = place(tmp, dest, tmp + ".copy", mode); !p) return p;
     return fs::fsync_dir(paths.outbox);
 }

@@ -34,6 +34,7 @@ DirEvent event_of(const inotify_event& e, const char* name) {
     if (e.len > 0) d.name = name;
     d.moved_in = (e.mask & IN_MOVED_TO) != 0;
     d.written = (e.mask & (IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE)) != 0;
+    d.left = (e.mask & (IN_MOVED_FROM | IN_DELETE)) != 0;
     return d;
 }
 

@@ -15,6 +15,7 @@ struct DirEvent {
     std::string name;        // the entry within the directory; empty for `about_dir`, `overflow`
     bool moved_in = false;   // renamed into the directory (IN_MOVED_TO)
     bool written = false;    // created, written or closed after writing: its content may change
+    bool left = false;       // renamed out of the directory or deleted (IN_MOVED_FROM, IN_DELETE)
     bool about_dir = false;  // the directory itself was deleted or moved: the watch is dead
     bool overflow = false;   // the kernel dropped events: only a full listing knows what changed
 };

@@ -17,9 +17,14 @@ void Executor::restore(std::vector<Job> records, std::vector<LedgerEntry> ledger
     // (also shots written just before a crash cut the storyboard's own record short: it takes
     // them up instead of reserving them again).
     std::set<std::string> storyboards;
-    for (const auto& job : records)
+    // Every record's creates of the last minute count against its key, a finished job's too.
+    std::vector<Scheduler::SentCreate> creates;
+    for (const auto& job : records) {
         if (!job.spec.shots.empty() && (!is_terminal(job.state) || ports_.state.has_claim(job.id)))
             storyboards.insert(job.id);
+        for (const auto& c : job.recent_creates)
+            creates.push_back({job.spec.provider, c.slot, c.at});
+    }
     std::vector<Job> jobs;
     for (auto& job : records) {
         if (!job.parent.empty()) {
@@ -39,7 +44,7 @@ void Executor::restore(std::vector<Job> records, std::vector<LedgerEntry> ledger
         jobs.push_back(std::move(job));
     }
     if (!jobs.empty()) spdlog::info("state: resuming {} job(s)", jobs.size());
-    execute(engine_->restore(std::move(jobs), std::move(ledger), limits, now()));
+    execute(engine_->restore(std::move(jobs), std::move(ledger), limits, creates, now()));
 }
 
 void Executor::after(const Commands& commands, bool tick) {

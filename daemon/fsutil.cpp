@@ -99,20 +99,30 @@ std::string random_hex(size_t n) {
     return out;
 }
 
-tl::expected<void, std::string> write_atomic(const std::string& path, std::string_view data,
-                                             FileMode mode) {
-    const std::string tmp = path + "." + random_hex(6) + ".tmp";
-    auto created = create_new(tmp, mode);
+tl::expected<void, std::string> write_new(const std::string& path, std::string_view data,
+                                          FileMode mode) {
+    auto created = create_new(path, mode);
     if (!created) return tl::unexpected(created.error());
     Fd f{*created};
     auto fail = [&](std::string msg) -> tl::expected<void, std::string> {
         if (f.fd >= 0) ::close(f.release());
+        ::unlink(path.c_str());
+        return tl::unexpected(std::move(msg));
+    };
+    if (auto w = write_all(f.fd, data, path); !w) return fail(w.error());
+    if (::fsync(f.fd) != 0) return fail("cannot fsync " + path + ": " + why(errno));
+    if (::close(f.release()) != 0) return fail("cannot close " + path + ": " + why(errno));
+    return {};
+}
+
+tl::expected<void, std::string> write_atomic(const std::string& path, std::string_view data,
+                                             FileMode mode) {
+    const std::string tmp = path + "." + random_hex(6) + ".tmp";
+    if (auto w = write_new(tmp, data, mode); !w) return w;
+    auto fail = [&](std::string msg) -> tl::expected<void, std::string> {
         ::unlink(tmp.c_str());
         return tl::unexpected(std::move(msg));
     };
-    if (auto w = write_all(f.fd, data, tmp); !w) return fail(w.error());
-    if (::fsync(f.fd) != 0) return fail("cannot fsync " + tmp + ": " + why(errno));
-    if (::close(f.release()) != 0) return fail("cannot close " + tmp + ": " + why(errno));
     if (::rename(tmp.c_str(), path.c_str()) != 0)
         return fail("cannot rename " + tmp + " to " + path + ": " + why(errno));
     return fsync_dir(parent_of(path));

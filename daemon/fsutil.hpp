@@ -30,8 +30,12 @@ tl::expected<int, std::string> create_new(const std::string& path, FileMode mode
 // `n` random bytes as 2n hex digits (getrandom): for names nobody can predict.
 std::string random_hex(size_t n);
 
-// Writes `data` to `path` durably: a temporary PATH.<random>.tmp made by create_new, fsync,
-// rename, fsync of the directory.
+// Writes `data` into a new file at `path` (create_new, then fsync); the name itself is not made
+// durable: for a temporary that is renamed next. A file that fails half-written is removed.
+tl::expected<void, std::string> write_new(const std::string& path, std::string_view data,
+                                          FileMode mode = {});
+// Writes `data` to `path` durably: a temporary PATH.<random>.tmp made by write_new, rename,
+// fsync of the directory.
 tl::expected<void, std::string> write_atomic(const std::string& path, std::string_view data,
                                              FileMode mode = {});
 // rename(2) then fsync of both directories.

@@ -140,6 +140,14 @@ void InboxWatcher::on_event(const DirEvent& e) {
     if (e.overflow) moved_in_.clear();     // unknown now: those files settle like any other
     if (e.moved_in) moved_in_.insert(e.name);
     if (e.written) moved_in_.erase(e.name);
+    if (e.left && !e.moved_in && !e.written) {
+        // Nothing becomes ready when a file leaves (most often it is a claim): it is forgotten
+        // without a scan, which a big inbox would make costly for each claim.
+        moved_in_.erase(e.name);
+        files_.erase(e.name);
+        images_.erase(e.name);
+        return;
+    }
     hinted_ = true;
     if (!e.moved_in) {
         schedule_scan(options_.debounce);

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "daemon/finished_index.hpp"
 #include "daemon/fsutil.hpp"
 
 namespace vd {
@@ -276,12 +277,16 @@ tl::expected<std::vector<std::string>, std::string> JobStore::adopt(
 tl::expected<void, std::string> JobStore::save(const Job& job) {
     if (!plain_name(job.id)) return tl::unexpected("cannot save a job with id '" + job.id + "'");
     nlohmann::json j = job;
-    return fs::write_atomic(record_path(job.id), j.dump() + "\n");
+    if (auto r = fs::write_atomic(record_path(job.id), j.dump() + "\n"); !r) return r;
+    // A hint for `status`, not a record: when it cannot be written, status reads the record.
+    (void)finished_index::append(dir_, job);
+    return {};
 }
 
 JobStore::Records JobStore::load_all() {
     Records out;
     const std::string jobs = dir_ + "/jobs";
+    const auto indexed = finished_index::read(dir_);
     for (const auto& name : list_dir(jobs)) {
         if (!name.ends_with(".json")) continue;
         const std::string path = jobs + "/" + name;
@@ -291,6 +296,11 @@ JobStore::Records JobStore::load_all() {
             if (!text) throw std::runtime_error(text.error());
             Job job = nlohmann::json::parse(*text).get<Job>();
             if (job.id + ".json" != name) throw std::runtime_error("it holds job '" + job.id + "'");
+            if (is_terminal(job.state)) {  // an index lost or from before there was one
+                auto it = indexed.find(job.id);
+                if (it == indexed.end() || it->second.state != job.state)
+                    (void)finished_index::append(dir_, job);
+            }
             out.jobs.push_back(std::move(job));
             continue;
         } catch (const std::exception& e) {

@@ -6,7 +6,8 @@
 //   STATE/claimed/<id>/      a job's inputs, renamed out of the inbox
 //   STATE/jobs/<id>.json     a job record (corrupt ones are moved aside to <id>.json.corrupt)
 //   STATE/ledger.jsonl       one LedgerEntry a line, appended and fsynced
-//   STATE/limits.json        the scheduler's snapshot (recent creates, holds, pauses)
+//   STATE/finished.jsonl     an outline of each finished job, for `status` (finished_index.hpp)
+//   STATE/limits.json        the scheduler's holds, slowed rates and pauses
 //   STATE/refetch/<name>.json  `retry` of a job whose video is paid for: fetch, don't create
 #pragma once
 
@@ -16,6 +17,7 @@
 
 #include <tl/expected.hpp>
 
+#include "daemon/finished_index.hpp"
 #include "pipeline/job.hpp"
 #include "pipeline/ledger.hpp"
 
@@ -84,7 +86,7 @@ class JobStore {
     // A torn last line (a crash mid-append) is ignored; any other bad line is an error.
     tl::expected<std::vector<LedgerEntry>, std::string> load_ledger() const;
 
-    // STATE/limits.json, written durably before the create it counts goes out.
+    // STATE/limits.json, written durably when a hold, slowed rate or pause changes.
     tl::expected<void, std::string> save_limits(const nlohmann::json& limits);
     // Null when there is none; an unreadable one is reported and treated as none.
     nlohmann::json load_limits(std::string& problem) const;
@@ -114,7 +116,15 @@ class JobStore {
 // The state folder read without the lock (daemon/state_view.cpp), for the management commands;
 // the daemon may be writing meanwhile, and what does not parse is skipped with a warning.
 namespace state_view {
-std::vector<Job> jobs(const std::string& state_dir);               // STATE/jobs/*.json
+std::vector<Job> jobs(const std::string& state_dir);  // STATE/jobs/*.json
+// The same for `status`, except that a finished job other than the `full_finished` newest is
+// only its outline from STATE/finished.jsonl when that names it: a folder of many finished
+// jobs is not read record by record.
+struct Overview {
+    std::vector<Job> jobs;                          // read in full
+    std::vector<finished_index::Outline> finished;  // finished jobs only counted
+};
+Overview overview(const std::string& state_dir, size_t full_finished);
 Ledger ledger(const std::string& state_dir);                       // STATE/ledger.jsonl
 std::vector<std::string> claim_ids(const std::string& state_dir);  // STATE/claimed/*
 }  // namespace state_view

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config.hpp"
+#include "daemon/finished_index.hpp"
 #include "pipeline/job.hpp"
 #include "pipeline/ledger.hpp"
 
@@ -41,11 +42,14 @@ struct StatusOptions {
     bool all = false;  // every finished job, not only the newest 20
 };
 int status(const Config& cfg, const StatusOptions& o);
-// The report itself, from records already read (pure: tests feed it hand-made jobs).
+// The report itself, from records already read (pure: tests feed it hand-made jobs). `unread`
+// are finished jobs known only by their outline: counted, and hidden like older finished jobs.
 std::string status_text(std::vector<Job> jobs, const Ledger& ledger, const BudgetSettings& budget,
-                        TimePoint now, bool all);
+                        TimePoint now, bool all,
+                        const std::vector<finished_index::Outline>& unread = {});
 nlohmann::json status_json(std::vector<Job> jobs, const Ledger& ledger,
-                           const BudgetSettings& budget, TimePoint now, bool all);
+                           const BudgetSettings& budget, TimePoint now, bool all,
+                           const std::vector<finished_index::Outline>& unread = {});
 std::string age(TimePoint since, TimePoint now);  // "42s", "3m12s", "2h05m", "3d04h"
 
 int retry(const Config& cfg, const std::vector<std::string>& names, bool all);

@@ -141,7 +141,7 @@ std::optional<int> cancel_offline(const Config& cfg, const std::string& name) {
         if (job.spec.name == name && !is_terminal(job.state)) mine.push_back(std::move(job));
     auto ledger = store->load_ledger();
     Engine engine(cfg.settings(), 1);
-    (void)engine.restore(mine, ledger ? *ledger : std::vector<LedgerEntry>{}, nullptr, now);
+    (void)engine.restore(mine, ledger ? *ledger : std::vector<LedgerEntry>{}, nullptr, {}, now);
     int cancelled = 0;
     for (const auto& job : mine) {
         for (const auto& c : engine.cancel(job.id, now)) {

@@ -1,5 +1,6 @@
 // `videodrop status`: the job records and the ledger as a table (or JSON), read without the
 // daemon's lock. Prompts are cut to 40 characters; nothing secret is in a record to begin with.
+#include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,10 +13,12 @@
 #include "daemon/job_store.hpp"
 #include "daemon/manage.hpp"
 #include "daemon/manage_util.hpp"
+#include "pipeline/intake.hpp"
 
 namespace vd::manage {
 namespace {
 
+using finished_index::Outline;
 using nlohmann::json;
 
 constexpr size_t kFinishedShown = 20;
@@ -70,17 +73,21 @@ std::string detail(const Job& j) {
     }
 }
 
-// Jobs as the user dropped them: a storyboard's shots are parts of one job.
-size_t count_jobs(const std::vector<Job>& jobs) {
-    return static_cast<size_t>(
-        std::count_if(jobs.begin(), jobs.end(), [](const Job& j) { return j.parent.empty(); }));
-}
-
-std::map<State, int> count_states(const std::vector<Job>& jobs) {
+// Jobs as the user dropped them, by state: a storyboard counts once, not per shot.
+std::map<State, int> count_states(const std::vector<Job>& jobs, const std::vector<Outline>& more) {
     std::map<State, int> counts;
     for (const auto& j : jobs)
-        if (j.parent.empty()) ++counts[j.state];  // a storyboard counts once, not per shot
+        if (j.parent.empty()) ++counts[j.state];
+    for (const auto& o : more)
+        if (o.parent.empty()) ++counts[o.state];
     return counts;
+}
+
+size_t count_jobs(const std::map<State, int>& counts) {
+    size_t n = 0;
+    for (const auto& [state, c] : counts)
+        n += static_cast<size_t>(c);
+    return n;
 }
 
 std::string cap(double spent, double limit, const char* what) {
@@ -90,6 +97,18 @@ std::string cap(double spent, double limit, const char* what) {
 volatile std::sig_atomic_t g_stop = 0;
 extern "C" void on_interrupt(int) {
     g_stop = 1;
+}
+
+// Manifests in the inbox not claimed yet: the daemon claims a window of jobs ahead of those at
+// work and leaves the rest there (daemon/daemon_backlog.cpp).
+size_t manifests_in(const std::string& inbox) {
+    size_t n = 0;
+    DIR* dir = ::opendir(inbox.c_str());
+    if (!dir) return 0;
+    while (const dirent* e = ::readdir(dir))
+        if (e->d_name[0] != '.' && intake::is_manifest_name(e->d_name)) ++n;
+    ::closedir(dir);
+    return n;
 }
 
 TimePoint wall_now() {
@@ -117,10 +136,10 @@ std::string age(TimePoint since, TimePoint now) {
 }
 
 std::string status_text(std::vector<Job> jobs, const Ledger& ledger, const BudgetSettings& budget,
-                        TimePoint now, bool all) {
-    const auto counts = count_states(jobs);
-    const size_t total = count_jobs(jobs);
-    const size_t dropped = arrange(jobs, all);
+                        TimePoint now, bool all, const std::vector<Outline>& unread) {
+    const auto counts = count_states(jobs, unread);
+    const size_t total = count_jobs(counts);
+    const size_t dropped = arrange(jobs, all) + unread.size();
 
     struct Row {
         std::string name, state, detail, age, cost, prompt;
@@ -167,10 +186,10 @@ std::string status_text(std::vector<Job> jobs, const Ledger& ledger, const Budge
 }
 
 json status_json(std::vector<Job> jobs, const Ledger& ledger, const BudgetSettings& budget,
-                 TimePoint now, bool all) {
-    const auto counts = count_states(jobs);
-    const size_t total = count_jobs(jobs);
-    const size_t dropped = arrange(jobs, all);
+                 TimePoint now, bool all, const std::vector<Outline>& unread) {
+    const auto counts = count_states(jobs, unread);
+    const size_t total = count_jobs(counts);
+    const size_t dropped = arrange(jobs, all) + unread.size();
 
     json list = json::array();
     for (const auto& j : jobs) {
@@ -216,11 +235,27 @@ json status_json(std::vector<Job> jobs, const Ledger& ledger, const BudgetSettin
 
 int status(const Config& cfg, const StatusOptions& o) {
     auto render = [&] {
-        auto jobs = state_view::jobs(cfg.paths.state);
+        // Unless all are shown, the finished jobs that are not are only counted.
+        state_view::Overview v;
+        if (o.all)
+            v.jobs = state_view::jobs(cfg.paths.state);
+        else
+            v = state_view::overview(cfg.paths.state, kFinishedShown);
         auto ledger = state_view::ledger(cfg.paths.state);
         auto now = wall_now();
-        return o.json ? status_json(std::move(jobs), ledger, cfg.budget, now, o.all).dump() + "\n"
-                      : status_text(std::move(jobs), ledger, cfg.budget, now, o.all);
+        const size_t waiting = manifests_in(cfg.paths.inbox);
+        if (o.json) {
+            auto j = status_json(std::move(v.jobs), ledger, cfg.budget, now, o.all, v.finished);
+            j["totals"]["inbox"] = waiting;
+            return j.dump() + "\n";
+        }
+        std::string text =
+            status_text(std::move(v.jobs), ledger, cfg.budget, now, o.all, v.finished);
+        if (waiting > 0)
+            text += std::to_string(waiting) +
+                    (waiting == 1 ? " manifest waits" : " manifests wait") +
+                    " in the inbox (taken as jobs finish)\n";
+        return text;
     };
     if (!o.watch) {
         std::fputs(render().c_str(), stdout);

@@ -114,9 +114,11 @@ class Engine {
     Commands reject(const std::string& id, JobSpec spec, JobError error, TimePoint now);
     // Jobs and spend read back at start; in-flight work resumes safely (a create whose outcome was
     // not recorded is reconciled, never resent blindly).
-    // `limits` is the last SaveLimits snapshot (null when none).
+    // `limits` is the last SaveLimits snapshot (null when none); `creates` are the
+    // Job::recent_creates of every record, the finished ones included.
     Commands restore(std::vector<Job> jobs, std::vector<LedgerEntry> ledger,
-                     const nlohmann::json& limits, TimePoint now);
+                     const nlohmann::json& limits,
+                     const std::vector<Scheduler::SentCreate>& creates, TimePoint now);
 
     Commands on_http(const std::string& job, Purpose purpose, const HttpResult& r, TimePoint now);
     // A piece of a streamed answer (HttpRequest::stream) while it arrives: progress only; the
@@ -152,6 +154,7 @@ class Engine {
     bool only_budget_held() const;  // every live job waits for budget
     const Ledger& ledger() const { return ledger_; }
     const Scheduler& scheduler() const { return sched_; }
+    const Settings& settings() const { return settings_; }
 
   private:
     // Why a job enters a state: a waiting reason as data, or a note in words for the others.
@@ -175,7 +178,7 @@ class Engine {
     const ProviderSettings* provider_or_fail(Job& job, Commands& out);
     // Why this job's cost can never be spent under the caps (nullopt when it may some day).
     std::optional<JobError> never_affordable(const Job& job) const;
-    void save_limits(TimePoint now, Commands& out);
+    void save_limits(Commands& out);
     static JobError ambiguous_create(const Job& job, const std::string& what, const HttpResult& r);
     // A create whose outcome is unknown at a provider with no list to look in (a broken answer
     // stream included): it fails, or with resubmit_lost_stream is sent once more, reserved anew.

@@ -31,8 +31,8 @@ std::optional<JobError> Engine::never_affordable(const Job& job) const {
                             "lower the job's seconds or model, or raise the cap in [budget]");
 }
 
-void Engine::save_limits(TimePoint now, Commands& out) {
-    out.emplace_back(std::in_place_type<SaveLimits>, sched_.snapshot(now));
+void Engine::save_limits(Commands& out) {
+    out.emplace_back(std::in_place_type<SaveLimits>, sched_.snapshot());
 }
 
 void Engine::pause_provider(Job* job, const std::string& name, int slot, const std::string& why,
@@ -45,7 +45,7 @@ void Engine::pause_provider(Job* job, const std::string& name, int slot, const s
                                        "checked again every " +
                                        seconds_text(kCredentialCheck)));
     sched_.pause(name, slot, why, now + kCredentialCheck);
-    save_limits(now, out);
+    save_limits(out);
     if (job) job->next_action = now + kCredentialCheck;
 }
 
@@ -62,7 +62,7 @@ void Engine::on_check(const std::string& target, const HttpResult& r, TimePoint 
     auto c = classify(pit->second, r, false, now, "provider " + name, out);
     if (c.cls == protocol::ErrorClass::ok) {
         sched_.resume(name, slot);
-        save_limits(now, out);
+        save_limits(out);
         out.push_back(provider_log(
             Log::info, name,
             " key #" + std::to_string(slot + 1) + ": credentials work again; submits resume"));

@@ -11,11 +11,12 @@ namespace vd {
 using namespace engine_detail;
 
 Commands Engine::restore(std::vector<Job> jobs, std::vector<LedgerEntry> ledger,
-                         const nlohmann::json& limits, TimePoint now) {
+                         const nlohmann::json& limits,
+                         const std::vector<Scheduler::SentCreate>& creates, TimePoint now) {
     Commands out;
     for (const auto& e : ledger)
         ledger_.add(e);
-    sched_.restore(limits, now);
+    sched_.restore(limits, creates, now);
     std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) { return a.seq < b.seq; });
     std::vector<Job*> storyboards;
     for (auto& job : jobs) {

@@ -32,11 +32,13 @@ void Engine::start_submit(Job& job, int slot, TimePoint now, Commands& out) {
     if (job.first_submit == TimePoint{}) job.first_submit = now;
     job.reconcile_passes = 0;
     sched_.on_submit(job.spec.provider, slot, now);
+    std::erase_if(job.recent_creates,
+                  [&](const Job::SentCreate& c) { return c.at + Millis{60'000} <= now; });
+    job.recent_creates.push_back({slot, now});
     // Recorded (on entering `submitting`) before the request goes out: after a crash this job
     // is reconciled, not resent, and the create counts against the key's minute after a
     // restart too.
     enter(job, State::submitting, "attempt " + std::to_string(job.submit_attempts), out);
-    save_limits(now, out);
     HttpRequest req = protocol_of(*p)->create(*p, job.spec, slot);
     job.stream_pending.clear();
     job.awaiting = true;
@@ -100,7 +102,7 @@ void Engine::on_create(Job& job, const HttpResult& r, TimePoint now, Commands& o
             if (r.status == 429) {
                 Millis hold = c.retry_after.value_or(delay);
                 sched_.on_rate_limited(job.spec.provider, job.key_slot, hold, now);
-                save_limits(now, out);
+                save_limits(out);
             }
             if (c.retry_after) delay = std::max(delay, *c.retry_after);
             if (job.submit_attempts >= settings_.max_submit_attempts) {
@@ -128,7 +130,7 @@ void Engine::on_create(Job& job, const HttpResult& r, TimePoint now, Commands& o
                 // Overloaded: slow the submit rate like a 429, and look only once it may answer.
                 Millis hold = c.retry_after.value_or(backoff(0, jitter()));
                 sched_.on_rate_limited(job.spec.provider, job.key_slot, hold, now);
-                save_limits(now, out);
+                save_limits(out);
                 job.next_action = std::max(job.next_action, now + hold);
             }
             enter(job, State::reconciling,

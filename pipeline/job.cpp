@@ -22,6 +22,24 @@ constexpr std::array<std::pair<State, std::string_view>, 13> kStates{{
     {State::cancelled, "cancelled"},
 }};
 
+// [[slot, ms since epoch], ...]: one small pair per create of the last minute.
+nlohmann::json recent_creates_json(const std::vector<Job::SentCreate>& creates) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& c : creates)
+        out.push_back({c.slot, to_ms(c.at)});
+    return out;
+}
+
+std::vector<Job::SentCreate> recent_creates_of(const nlohmann::json& j) {
+    std::vector<Job::SentCreate> out;
+    auto it = j.find("recent_creates");
+    if (it == j.end() || !it->is_array()) return out;
+    for (const auto& c : *it)
+        if (c.is_array() && c.size() == 2 && c[0].is_number_integer() && c[1].is_number_integer())
+            out.push_back({c[0].get<int>(), from_ms(c[1].get<int64_t>())});
+    return out;
+}
+
 }  // namespace
 
 std::string_view to_string(State s) {
@@ -195,6 +213,7 @@ void to_json(nlohmann::json& j, const Job& job) {
          {"retries", job.retries},
          {"list_pages", job.list_pages},
          {"reconcile_passes", job.reconcile_passes},
+         {"recent_creates", recent_creates_json(job.recent_creates)},
          {"cost_usd", job.cost_usd},
          {"reported_cost_usd",
           job.reported_cost_usd ? nlohmann::json(*job.reported_cost_usd) : nlohmann::json()},
@@ -249,6 +268,7 @@ void from_json(const nlohmann::json& j, Job& job) {
     job.retries = j.value("retries", 0);
     job.list_pages = j.value("list_pages", 0);
     job.reconcile_passes = j.value("reconcile_passes", 0);
+    job.recent_creates = recent_creates_of(j);
     job.cost_usd = j.value("cost_usd", 0.0);
     if (auto c = j.find("reported_cost_usd"); c != j.end() && c->is_number())
         job.reported_cost_usd = c->get<double>();

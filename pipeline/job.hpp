@@ -101,6 +101,14 @@ struct Job {
     int retries = 0;  // consecutive retryable failures, for backoff
     int list_pages = 0;
     int reconcile_passes = 0;  // lists that did not show the video; two in a row prove it absent
+    // The creates this job sent in the minute up to its latest one, by key slot. They go to disk
+    // in the record written before each create, and a restart rebuilds each key's 60 s window
+    // from the records (STATE/limits.json keeps only holds, slowed rates and pauses).
+    struct SentCreate {
+        int slot = 0;
+        TimePoint at{};
+    };
+    std::vector<SentCreate> recent_creates = {};
 
     double cost_usd = 0;                      // estimated, reserved in the ledger at submit
     std::optional<double> reported_cost_usd;  // what the provider said it billed, when it did

@@ -121,45 +121,52 @@ void Scheduler::on_submit(const std::string& provider, int slot, TimePoint now) 
     ++k->creates_sent;
 }
 
-nlohmann::json Scheduler::snapshot(TimePoint now) const {
+nlohmann::json Scheduler::snapshot() const {
     nlohmann::json out = nlohmann::json::object();
     for (const auto& [name, keys] : keys_) {
         nlohmann::json slots = nlohmann::json::array();
-        for (const KeyState& k : keys) {
-            nlohmann::json recent = nlohmann::json::array();
-            for (TimePoint t : k.recent)
-                if (t + kMinute > now) recent.push_back(to_ms(t));
-            slots.push_back({{"recent", recent},
-                             {"hold_until", to_ms(k.hold_until)},
+        for (const KeyState& k : keys)
+            slots.push_back({{"hold_until", to_ms(k.hold_until)},
                              {"slowdown", k.slowdown},
                              {"paused", k.paused},
                              {"pause_reason", k.pause_reason},
                              {"next_check", to_ms(k.next_check)}});
-        }
         out[name] = std::move(slots);
     }
-    return {{"schema", "videodrop.limits/1"}, {"providers", std::move(out)}};
+    return {{"schema", "videodrop.limits/2"}, {"providers", std::move(out)}};
 }
 
-void Scheduler::restore(const nlohmann::json& snapshot, TimePoint now) {
-    if (!snapshot.is_object() || !snapshot.contains("providers")) return;
-    for (const auto& [name, slots] : snapshot["providers"].items()) {
-        auto kit = keys_.find(name);
-        if (kit == keys_.end() || !slots.is_array()) continue;  // a provider no longer configured
-        for (size_t slot = 0; slot < slots.size() && slot < kit->second.size(); ++slot) {
-            const auto& j = slots[slot];
-            KeyState& k = kit->second[slot];
-            for (const auto& t : j.value("recent", nlohmann::json::array()))
-                if (t.is_number_integer() && from_ms(t.get<int64_t>()) + kMinute > now)
-                    k.recent.push_back(from_ms(t.get<int64_t>()));
+void Scheduler::restore(const nlohmann::json& snapshot, const std::vector<SentCreate>& creates,
+                        TimePoint now) {
+    auto recall = [&](const std::string& provider, int slot, TimePoint at) {
+        KeyState* k = mut(provider, slot);
+        if (k && at + kMinute > now) k->recent.push_back(at);
+    };
+    for (const auto& c : creates)
+        recall(c.provider, c.slot, c.at);
+    if (snapshot.is_object() && snapshot.contains("providers")) {
+        for (const auto& [name, slots] : snapshot["providers"].items()) {
+            auto kit = keys_.find(name);
+            if (kit == keys_.end() || !slots.is_array()) continue;  // no longer configured
+            for (size_t slot = 0; slot < slots.size() && slot < kit->second.size(); ++slot) {
+                const auto& j = slots[slot];
+                KeyState& k = kit->second[slot];
+                for (const auto& t : j.value("recent", nlohmann::json::array()))
+                    if (t.is_number_integer())  // a videodrop.limits/1 snapshot
+                        recall(name, static_cast<int>(slot), from_ms(t.get<int64_t>()));
+                k.hold_until = from_ms(j.value("hold_until", int64_t{0}));
+                k.slowdown = std::clamp(j.value("slowdown", 1.0), 0.125, 1.0);
+                k.paused = j.value("paused", false);
+                k.pause_reason = j.value("pause_reason", "");
+                // Still paused, but the credentials are checked at once: a restart is how a
+                // user applies a fixed key, and the check spends nothing.
+                k.next_check = std::min(from_ms(j.value("next_check", int64_t{0})), now);
+            }
+        }
+    }
+    for (auto& [name, keys] : keys_)
+        for (KeyState& k : keys) {
             std::sort(k.recent.begin(), k.recent.end());
-            k.hold_until = from_ms(j.value("hold_until", int64_t{0}));
-            k.slowdown = std::clamp(j.value("slowdown", 1.0), 0.125, 1.0);
-            k.paused = j.value("paused", false);
-            k.pause_reason = j.value("pause_reason", "");
-            // Still paused, but the credentials are checked at once: a restart is how a user
-            // applies a fixed key, and the check spends nothing.
-            k.next_check = std::min(from_ms(j.value("next_check", int64_t{0})), now);
             // The bucket starts empty rather than full: the creates just before the restart
             // spent it.
             if (!k.recent.empty()) {
@@ -167,7 +174,6 @@ void Scheduler::restore(const nlohmann::json& snapshot, TimePoint now) {
                 k.bucket.last = std::max(k.recent.back(), now - kMinute);
             }
         }
-    }
 }
 
 void Scheduler::on_release(const std::string& provider, int slot) {

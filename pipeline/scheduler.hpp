@@ -61,11 +61,20 @@ class Scheduler {
     void pause(const std::string& provider, int slot, std::string reason, TimePoint next_check);
     void resume(const std::string& provider, int slot);
 
-    // What must outlive a restart, so that no 60 s window ever holds more creates than allowed
-    // and a pause keeps its deadline: per key, the creates of the last minute, the Retry-After
-    // hold, the slowed rate and a pause. The state folder keeps it as STATE/limits.json.
-    nlohmann::json snapshot(TimePoint now) const;
-    void restore(const nlohmann::json& snapshot, TimePoint now);
+    // What must outlive a restart besides the creates, so that a hold and a pause keep their
+    // deadlines: per key, the Retry-After hold, the slowed rate and a pause. The state folder
+    // keeps it as STATE/limits.json, written when one of them changes.
+    nlohmann::json snapshot() const;
+    // The creates of the last minute come back from the job records (Job::recent_creates), so
+    // that no 60 s window ever holds more creates than allowed; a snapshot from before that
+    // carries them itself, and they are read too.
+    struct SentCreate {
+        std::string provider;
+        int slot = 0;
+        TimePoint at{};
+    };
+    void restore(const nlohmann::json& snapshot, const std::vector<SentCreate>& creates,
+                 TimePoint now);
 
     const KeyState* key(const std::string& provider, int slot) const;
     bool paused(const std::string& provider) const;  // every key paused

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -303,6 +305,54 @@ TEST_CASE("1,000 manifests dropped at once are each delivered once", "[daemon][l
     CHECK(s.files(s.inbox()).empty());
     CHECK(s.files(s.failed()).empty());
     CHECK(s.files(s.outbox()).size() == 2 * static_cast<size_t>(jobs));
+}
+
+TEST_CASE("manifests beyond the claim window wait in the inbox; priority still goes first",
+          "[daemon][backlog]") {
+    mock::Server server(mock_options());
+    server.start();
+    Spool s;
+    const int jobs = 40;
+    for (int i = 0; i < jobs; ++i)
+        s.drop("many-" + std::to_string(i) + ".json",
+               R"({"prompt": "one of many )" + std::to_string(i) + R"("})");
+    s.drop("urgent.json", R"({"prompt": "the urgent one", "priority": 9})");
+    Tuning t;
+    t.max_in_flight = 1;  // a window of 2 x 1 + 16 = 18 claimed jobs
+    t.verify_level = "demux";
+    // Claims are folders in STATE/claimed: count them while the daemon runs.
+    std::atomic<bool> done{false};
+    std::atomic<size_t> most{0};
+    std::thread counter([&] {
+        while (!done) {
+            std::error_code ec;
+            size_t n = 0;
+            for (std::filesystem::directory_iterator it(s.root / "state" / "claimed", ec), end;
+                 !ec && it != end; it.increment(ec))
+                ++n;
+            most = std::max(most.load(), n);
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+    });
+    int rc = -1;
+    auto summary = drain(s, server.base_url(), "sk-test", &rc, t);
+    done = true;
+    counter.join();
+    CHECK(rc == 0);
+    CHECK(summary.delivered == jobs + 1);
+    CHECK(server.videos_created() == static_cast<size_t>(jobs + 1));
+    CHECK(most.load() > 1);
+    CHECK(most.load() <= 18);
+    // The urgent manifest was dropped last and waited in the inbox: it is the first taken from
+    // there, right after the window's first jobs.
+    std::vector<std::string> prompts;
+    for (const auto& r : server.requests())
+        if (r.method == "POST" && r.path == "/v1/videos")
+            prompts.push_back(r.fields.value("prompt", ""));
+    auto at = std::find(prompts.begin(), prompts.end(), "the urgent one");
+    REQUIRE(at != prompts.end());
+    CHECK(at - prompts.begin() <= 18);
+    CHECK(s.files(s.inbox()).empty());
 }
 
 }  // namespace vd

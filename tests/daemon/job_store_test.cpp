@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "daemon/finished_index.hpp"
 #include "daemon/fsutil.hpp"
 
 namespace {
@@ -327,4 +328,50 @@ TEST_CASE("a bad ledger line in the middle is an error naming the line", "[store
     auto back = store.load_ledger();
     REQUIRE_FALSE(back);
     CHECK_THAT(back.error(), Catch::Contains("ledger.jsonl line 2"));
+}
+
+TEST_CASE("finished records are outlined in finished.jsonl; load_all fills in what is missing",
+          "[store]") {
+    TempDir t;
+    auto store = open_store(t.path + "/state");
+    auto job = [](const std::string& id, uint64_t seq, vd::State state) {
+        vd::Job j;
+        j.id = id;
+        j.seq = seq;
+        j.state = state;
+        j.spec.name = id;
+        return j;
+    };
+    REQUIRE(store.save(job("1-a", 1, vd::State::in_progress)));
+    CHECK(vd::finished_index::read(store.dir()).empty());  // only finished jobs are outlined
+    REQUIRE(store.save(job("1-a", 1, vd::State::delivered)));
+    auto shot = job("2-b", 2, vd::State::failed);
+    shot.parent = "9-board";
+    REQUIRE(store.save(shot));
+    auto index = vd::finished_index::read(store.dir());
+    REQUIRE(index.size() == 2);
+    CHECK(index["1-a"].seq == 1);
+    CHECK(index["1-a"].state == vd::State::delivered);
+    CHECK(index["2-b"].parent == "9-board");
+
+    // A torn last line is skipped; a later line for the same job wins.
+    write(t.path + "/state/finished.jsonl", slurp(t.path + "/state/finished.jsonl") +
+                                                R"({"id":"1-a","seq":1,"state":"cancelled"})" +
+                                                "\n" + R"({"id":"2-b","seq)");
+    index = vd::finished_index::read(store.dir());
+    CHECK(index.size() == 2);
+    CHECK(index["1-a"].state == vd::State::cancelled);
+
+    // Records finished before the index existed (or its lines lost) are outlined at start.
+    ::unlink((t.path + "/state/finished.jsonl").c_str());
+    auto loaded = store.load_all();
+    CHECK(loaded.jobs.size() == 2);
+    index = vd::finished_index::read(store.dir());
+    REQUIRE(index.size() == 2);
+    CHECK(index["1-a"].state == vd::State::delivered);
+    CHECK(index["2-b"].state == vd::State::failed);
+    // ... once: a second start appends nothing.
+    const std::string after_first = slurp(t.path + "/state/finished.jsonl");
+    store.load_all();
+    CHECK(slurp(t.path + "/state/finished.jsonl") == after_first);
 }

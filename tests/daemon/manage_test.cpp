@@ -16,6 +16,7 @@
 #include "tests/daemon/child.hpp"
 
 #include "config/manifest.hpp"
+#include "daemon/job_store.hpp"
 #include "daemon/manage.hpp"
 #include "mock/http_lib.hpp"
 #include "mock/mock.hpp"
@@ -411,6 +412,67 @@ TEST_CASE("status shows the newest 20 finished jobs unless --all", "[manage][sta
     CHECK_THAT(text, Catch::Contains("26 jobs: 1 queued, 25 delivered"));
     CHECK_THAT(vd::manage::status_text(jobs, ledger, {}, now(), true), Catch::Contains("job5 "));
     CHECK(vd::manage::status_json(jobs, ledger, {}, now(), false)["totals"]["hidden"] == 5);
+}
+
+TEST_CASE(
+    "status on many finished jobs counts them from the finished index, reads only those "
+    "it shows",
+    "[manage][status]") {
+    Setup s;
+    {
+        auto store = vd::JobStore::open(s.state);
+        REQUIRE(store);
+        for (uint64_t i = 1; i <= 30; ++i) {
+            auto j = make_job("job" + std::to_string(i), i, vd::State::delivered);
+            j.output_name = j.spec.name;
+            REQUIRE(store->save(j));
+        }
+        auto failed = make_job("fish", 31, vd::State::failed);
+        failed.error = vd::JobError::make("generate", "moderation_blocked", "blocked");
+        REQUIRE(store->save(failed));
+        auto shot = make_job("board-shot-1", 32, vd::State::delivered);
+        shot.parent = "33-board";
+        REQUIRE(store->save(shot));
+        REQUIRE(store->save(make_job("board", 33, vd::State::joining)));
+        REQUIRE(store->save(make_job("cat", 34, vd::State::in_progress)));
+    }
+    // Finished, but not in the index (written by an older version): read in full, shown.
+    auto old = make_job("owl", 35, vd::State::delivered);
+    old.output_name = "owl";
+    save(s, old);
+    // An old finished record the index names is not read at all: were it read, it would be
+    // skipped as broken and not counted.
+    std::ofstream(s.state + "/jobs/1-job1.json") << "{ not json";
+    // A torn line at the end of the index (a crash mid-append) is skipped.
+    std::ofstream(s.state + "/finished.jsonl", std::ios::app) << R"({"id":"34-cat","se)";
+    // Manifests not claimed yet are counted apart (the daemon leaves a backlog in the inbox).
+    std::ofstream(s.inbox + "/later.json") << R"({"prompt": "later"})";
+    std::ofstream(s.inbox + "/cat.png") << "not a manifest";
+
+    Run r = s.run("status");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, !Catch::Contains("not a job record"));
+    CHECK_THAT(r.output,
+               Catch::Contains("34 jobs: 1 in_progress, 1 joining, 31 delivered, 1 failed"));
+    CHECK_THAT(r.output, Catch::Contains("-> owl.mp4"));
+    CHECK_THAT(r.output, Catch::Contains("generate: moderation_blocked"));
+    CHECK_THAT(r.output, Catch::Contains("-> job30.mp4"));
+    // The 20 newest finished: owl, the shot, fish and job30 down to job14.
+    CHECK_THAT(r.output, Catch::Contains("-> job14.mp4"));
+    CHECK_THAT(r.output, !Catch::Contains("-> job13.mp4"));
+    CHECK_THAT(r.output, Catch::Contains("(13 older finished jobs not shown; --all shows them)"));
+    CHECK_THAT(r.output, Catch::Contains("1 manifest waits in the inbox"));
+    auto j = json::parse(s.run("status --json").output);
+    CHECK(j["totals"]["inbox"] == 1);
+    CHECK(j["totals"]["jobs"] == 34);
+    CHECK(j["totals"]["active"] == 2);
+    CHECK(j["totals"]["hidden"] == 13);
+    CHECK(j["jobs"].size() == 22);
+    // --all reads every record, the broken one too.
+    Run all = s.run("status --all");
+    CHECK_THAT(all.output, Catch::Contains("1-job1.json is not a job record, skipped"));
+    CHECK_THAT(all.output, Catch::Contains("-> job2.mp4"));
 }
 
 TEST_CASE("status ages read as seconds, minutes, hours and days", "[manage][status]") {

@@ -203,29 +203,86 @@ TEST_CASE("spend that leaves too little of usd_total fails the rest; a day cap w
     CHECK(d.only_budget_held() == false);
 }
 
+// What a restart reads back of the creates: every record's recent_creates, through the JSON the
+// store writes.
+std::vector<Scheduler::SentCreate> creates_of(const std::map<std::string, Job>& records) {
+    std::vector<Scheduler::SentCreate> out;
+    for (const auto& [id, job] : records) {
+        Job back = nlohmann::json(job).get<Job>();
+        for (const auto& c : back.recent_creates)
+            out.push_back({back.spec.provider, c.slot, c.at});
+    }
+    return out;
+}
+
 TEST_CASE("the creates of the last minute and a pause survive a restart", "[engine]") {
     Settings st = settings(4);  // 4 creates a minute
     Engine before(st, 1);
-    nlohmann::json limits;
-    std::vector<LedgerEntry> ledger;
-    for (int i = 0; i < 4; ++i) {
+    std::map<std::string, Job> records;
+    for (int i = 0; i < 4; ++i) {  // one every 15 s, as the rate allows
         std::string name = "j" + std::to_string(i);
-        before.add(name, spec(name), T0 + Millis{i * 1000});
-        for (const auto& c : before.tick(T0 + Millis{i * 1000 + 20'000}))
-            if (auto* l = std::get_if<SaveLimits>(&c)) limits = l->limits;
+        before.add(name, spec(name), T0 + Millis{i * 15'000});
+        for (const auto& c : before.tick(T0 + Millis{i * 15'000})) {
+            if (auto* p = std::get_if<Persist>(&c)) records[p->job.id] = p->job;
+            // Creates alone no longer rewrite STATE/limits.json: the records carry them.
+            CHECK(!std::holds_alternative<SaveLimits>(c));
+        }
     }
-    REQUIRE(limits.is_object());
-    // A restart 10 s later: the four creates still fill the minute.
+    // The records are written before the creates go: each holds its own.
+    REQUIRE(creates_of(records).size() == 4);
+    // A restart at 50 s: the four creates still fill the minute, although only finished jobs
+    // may be left of them (the executor passes every record's creates).
     Engine after(st, 2);
-    after.restore({}, {}, limits, T0 + Millis{30'000});
-    after.add("new", spec("new"), T0 + Millis{30'000});
-    auto cs = after.tick(T0 + Millis{30'000});
+    after.restore({}, {}, nullptr, creates_of(records), T0 + Millis{50'000});
+    after.add("new", spec("new"), T0 + Millis{50'000});
+    auto cs = after.tick(T0 + Millis{50'000});
     CHECK(sends(cs, Purpose::create).empty());
     CHECK_THAT(after.find("new")->why, Catch::Contains("submits_per_minute"));
-    // Without the snapshot it would have gone at once.
+    CHECK(sends(after.tick(T0 + Millis{59'000}), Purpose::create).empty());
+    CHECK(sends(after.tick(T0 + Millis{65'000}), Purpose::create).size() == 1);
+    // Without them it would have gone at once.
     Engine fresh(st, 3);
-    fresh.add("new", spec("new"), T0 + Millis{30'000});
-    CHECK(sends(fresh.tick(T0 + Millis{30'000}), Purpose::create).size() == 1);
+    fresh.add("new", spec("new"), T0 + Millis{50'000});
+    CHECK(sends(fresh.tick(T0 + Millis{50'000}), Purpose::create).size() == 1);
+    // A limits.json written by an earlier version holds the creates itself; it still counts.
+    nlohmann::json old_limits = {{"schema", "videodrop.limits/1"},
+                                 {"providers",
+                                  {{"p",
+                                    {{{"recent",
+                                       {to_ms(T0 + Millis{20'000}), to_ms(T0 + Millis{21'000}),
+                                        to_ms(T0 + Millis{22'000}), to_ms(T0 + Millis{23'000})}},
+                                      {"hold_until", 0},
+                                      {"slowdown", 1.0},
+                                      {"paused", false}}}}}}};
+    Engine upgraded(st, 4);
+    upgraded.restore({}, {}, old_limits, {}, T0 + Millis{30'000});
+    upgraded.add("new", spec("new"), T0 + Millis{30'000});
+    CHECK(sends(upgraded.tick(T0 + Millis{30'000}), Purpose::create).empty());
+
+    // One job that created twice within the minute (a 429, then again) counts twice: restarted
+    // with 2 creates a minute, the key's minute is full.
+    Engine retried(st, 1);
+    std::map<std::string, Job> mine;
+    auto keep = [&](const Commands& cs) {
+        for (const auto& c : cs)
+            if (auto* p = std::get_if<Persist>(&c)) mine[p->job.id] = p->job;
+    };
+    keep(add_and_submit(retried, "a"));
+    keep(retried.on_http(
+        "a", Purpose::create,
+        json(429, {{"error", {{"code", "rate_limit_exceeded"}}}}, {{"retry-after-ms", "1000"}}),
+        T0 + Millis{100}));
+    keep(retried.tick(T0 + Millis{40'000}));
+    REQUIRE(retried.find("a")->state == State::submitting);
+    REQUIRE(creates_of(mine).size() == 2);
+    Engine next(settings(2), 2);
+    next.restore({}, {}, nullptr, creates_of(mine), T0 + Millis{45'000});
+    next.add("b", spec("b"), T0 + Millis{45'000});
+    CHECK(sends(next.tick(T0 + Millis{45'000}), Purpose::create).empty());
+    CHECK(sends(next.tick(T0 + Millis{59'000}), Purpose::create).empty());
+    // The first of the two left the window at T0 + 60 s, and the bucket (one token every
+    // 30 s at 2 a minute, empty at the restart) has one 30 s after the second.
+    CHECK(sends(next.tick(T0 + Millis{70'000}), Purpose::create).size() == 1);
 
     // A pause keeps its deadline.
     Engine paused(st, 1);
@@ -236,7 +293,7 @@ TEST_CASE("the creates of the last minute and a pause survive a restart", "[engi
     for (const auto& c : answer)
         if (auto* l = std::get_if<SaveLimits>(&c)) snap = l->limits;
     Engine restarted(st, 2);
-    restarted.restore({}, {}, snap, T0 + Millis{1000});
+    restarted.restore({}, {}, snap, {}, T0 + Millis{1000});
     CHECK(restarted.scheduler().paused("p"));
     restarted.add("b", spec("b"), T0 + Millis{1000});
     auto first = restarted.tick(T0 + Millis{1000});
@@ -261,7 +318,7 @@ TEST_CASE("the creates of the last minute and a pause survive a restart", "[engi
     for (const auto& c : limited)
         if (auto* l = std::get_if<SaveLimits>(&c)) hold = l->limits;
     Engine again(st, 2);
-    again.restore({}, {}, hold, T0 + Millis{1000});
+    again.restore({}, {}, hold, {}, T0 + Millis{1000});
     again.add("b", spec("b"), T0 + Millis{1000});
     CHECK(sends(again.tick(T0 + Millis{1000}), Purpose::create).empty());
     CHECK(sends(again.tick(T0 + Millis{41000}), Purpose::create).size() == 1);
@@ -289,7 +346,7 @@ TEST_CASE("a job whose provider left the configuration fails with provider_gone"
     recorded.state = State::in_progress;
     recorded.error.reset();
     Engine restarted(without, 2);
-    auto restored = restarted.restore({recorded}, {}, nullptr, T0 + Millis{9000});
+    auto restored = restarted.restore({recorded}, {}, nullptr, {}, T0 + Millis{9000});
     CHECK(restarted.find("a")->state == State::failed);
     CHECK(restarted.find("a")->error->code == "provider_gone");
     CHECK(all<Fail>(restored).size() == 1);

@@ -324,7 +324,7 @@ TEST_CASE("a restart while the create was on the wire reconciles instead of rese
     REQUIRE(recorded.state == State::submitting);
     Engine after(settings(), 2);
     auto restored =
-        after.restore({recorded}, before.ledger().entries(), nullptr, T0 + Millis{5000});
+        after.restore({recorded}, before.ledger().entries(), nullptr, {}, T0 + Millis{5000});
     CHECK(after.find("a")->state == State::reconciling);
     auto next = after.tick(T0 + Millis{5000});
     CHECK(sends(next, Purpose::create).empty());

@@ -41,7 +41,7 @@ TEST_CASE("restore does the on-enter work of the state a crash left a job in", "
          }) {
         INFO("recorded as " << to_string(c.recorded_as));
         Engine e(settings(), 1);
-        auto cs = e.restore({recorded("a", c.recorded_as)}, {}, nullptr, T0 + Millis{1000});
+        auto cs = e.restore({recorded("a", c.recorded_as)}, {}, nullptr, {}, T0 + Millis{1000});
         CHECK(e.find("a")->state == c.resumed_as);
         CHECK(all<Persist>(cs).empty() == !c.persist);
         CHECK(all<Deliver>(cs).size() == (c.deliver ? 1u : 0u));
@@ -88,7 +88,7 @@ Commands verified(Engine& e) {
 TEST_CASE("entering verifying probes; entering delivering publishes, the shell recording it first",
           "[engine][states]") {
     Engine e(settings(), 1);
-    e.restore({recorded("a", State::downloading)}, {}, nullptr, T0);
+    e.restore({recorded("a", State::downloading)}, {}, nullptr, {}, T0);
     auto probed = verified(e);
     // The shell writes the record with the name it publishes under before publishing, so a
     // record written here would be written again at once.
@@ -103,7 +103,7 @@ TEST_CASE("a storyboard's shot entering delivering is recorded before it is kept
     Engine e(settings(), 1);
     Job shot = recorded("a", State::downloading);
     shot.parent = "board";  // the parent is gone: the shot still finishes on its own
-    e.restore({shot}, {}, nullptr, T0);
+    e.restore({shot}, {}, nullptr, {}, T0);
     auto probed = verified(e);
     int persist = index_of<Persist>(probed);
     int deliver = index_of<Deliver>(probed);
@@ -164,8 +164,9 @@ TEST_CASE("a rejected manifest fails through the engine: recorded, then moved",
     CHECK(j.spec.manifest_file == "bad.json");
     CHECK(e.idle());
     // And after a crash before the move, the move is done again.
-    auto again = Engine(settings(), 1)
-                     .restore({std::get<Persist>(cs[persist]).job}, {}, nullptr, T0 + Millis{5});
+    auto again =
+        Engine(settings(), 1)
+            .restore({std::get<Persist>(cs[persist]).job}, {}, nullptr, {}, T0 + Millis{5});
     CHECK(all<Fail>(again).size() == 1);
 }
 

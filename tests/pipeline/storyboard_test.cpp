@@ -222,7 +222,7 @@ TEST_CASE("a restart resumes a storyboard from its records without re-creating a
         ledger.push_back(entry);
 
     Engine after(settings(), 2);
-    auto resumed = after.restore(records, ledger, nullptr, t);
+    auto resumed = after.restore(records, ledger, nullptr, {}, t);
     auto cs = after.tick(t);
     CHECK(created(resumed).empty());
     CHECK(created(cs).empty());
@@ -261,7 +261,7 @@ TEST_CASE(
     Settings st = settings(600);  // creates may leave back to back
     st.budget.usd_total = 2.00;   // $1.60 reserved already: reserving it again would not fit
     Engine after(st, 2);
-    after.restore(records, ledger, nullptr, T0 + Millis{1000});
+    after.restore(records, ledger, nullptr, {}, T0 + Millis{1000});
     TimePoint t = T0 + Millis{1000};
     auto first = after.tick(t);
     CHECK(all<RecordSpend>(first).empty());
