@@ -111,6 +111,27 @@ TEST_CASE("a file renamed in is reported at once; one written in place or after 
     REQUIRE(loop.close() == 0);
 }
 
+TEST_CASE("a file that leaves the inbox is forgotten at once, without a scan", "[inbox]") {
+    TempDir inbox, elsewhere;
+    LoopGuard loop;
+    Reports seen;
+    {
+        // Scans after other hints come only after 5 s and rescans after 60 s: only the event of
+        // the file leaving can make the watcher forget it within the second.
+        auto o = quick(50ms, 60s);
+        o.debounce = 5s;
+        InboxWatcher w(loop, inbox.path.string(), o, seen.callbacks());
+        w.start();
+        loop.run_for(30ms);
+        drop(inbox.path, "cat.json", R"({"prompt":"a cat"})");
+        REQUIRE(loop.run_until([&] { return seen.count("cat.json") == 1; }, 2s));
+        REQUIRE(w.tracked() == 1);
+        fs::rename(inbox.path / "cat.json", elsewhere.path / "cat.json");  // claimed
+        CHECK(loop.run_until([&] { return w.tracked() == 0; }, 1s));
+    }
+    REQUIRE(loop.close() == 0);
+}
+
 TEST_CASE("a reported file the consumer forgets is reported again after settling", "[inbox]") {
     TempDir inbox;
     LoopGuard loop;
