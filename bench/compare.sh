@@ -3,7 +3,8 @@
 # two hours of `make bench`: CPU, RSS and requests a job at SMALL and LARGE jobs, and `status` on
 # the LARGE run's finished jobs. Each binary drives its own mock (the mock is the one of the build
 # under test for both). Writes bench/CUTS.md; bench/RESULTS.md stays the full run's.
-# Usage: bench/compare.sh BEFORE_BINARY [BUILD_DIR]   (BENCH_RUNS=3, SMALL=1000, LARGE=10000)
+# Usage: bench/compare.sh BEFORE_BINARY [BUILD_DIR]
+#   (BENCH_RUNS=3 runs each; SMALL=1000, LARGE=10000 jobs; LARGE_RUNS=BENCH_RUNS runs of LARGE)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 before=$(realpath "$1")
@@ -13,7 +14,7 @@ export MOCK_BIN=$VD
 export BENCH_TMP=$(mktemp -d /tmp/vd-compare-XXXXXX)
 trap 'rm -rf "$BENCH_TMP"' EXIT
 source bench/lib.sh
-small=${SMALL:-1000} large=${LARGE:-10000}
+small=${SMALL:-1000} large=${LARGE:-10000} large_runs=${LARGE_RUNS:-$RUNS}
 rows=$BENCH_TMP/rows
 say() { echo "compare: $*" >&2; }
 col() { awk -v k="$2" -v c="$3" 'index($0, k " ") == 1 { print $c }' "$1" | median; }
@@ -26,12 +27,12 @@ done
 for who in before after; do
     bin=$VD
     [ "$who" = before ] && bin=$before
-    for ((r = 1; r <= RUNS; r++)); do
-        say "$who: $large jobs, run $r of $RUNS"
+    for ((r = 1; r <= large_runs; r++)); do
+        say "$who: $large jobs, run $r of $large_runs"
         VD=$bin KEEP_SPOOL=1 bench/throughput.sh videodrop "$large" demux | sed "s/^videodrop/$who-large/" >>"$rows"
     done
-    # `status` on the finished jobs this binary left (its own state format).
-    write_config "$BENCH_TMP/status.toml" "$BENCH_TMP/spool-large"
+    # `status` on the finished jobs this binary left (its own state format); no provider is asked.
+    MOCK_URL=http://127.0.0.1:9/v1 write_config "$BENCH_TMP/status.toml" "$BENCH_TMP/spool-large"
     for args in status "status --json"; do
         for ((r = 1; r <= RUNS; r++)); do
             # shellcheck disable=SC2086
@@ -45,8 +46,8 @@ done
 {
     echo "# One round of cost cuts, before and after"
     echo
-    echo "Produced by \`bench/compare.sh\` ($(machine_line)); medians of $RUNS runs, before and"
-    echo "after alternating in one run. Before: $("$before" --version | head -1) built from the"
+    echo "Produced by \`bench/compare.sh\` ($(machine_line)); medians of $RUNS runs ($large jobs:"
+    echo "$large_runs run(s) each), before and after alternating in one run. Before: $("$before" --version | head -1) built from the"
     echo "commit before the cuts. The full benchmark with its baselines is bench/RESULTS.md."
     echo
     echo "| figure | before | after |"
