@@ -23,17 +23,9 @@ size_t Daemon::Impl::claim_window() const {
 
 // Jobs held by the budget or a paused key do not count: they may wait for days, and the jobs
 // behind them may fit the budget or go to another provider.
-bool Daemon::Impl::window_full() const {
-    const size_t window = claim_window();
-    size_t at_work = 0;
-    for (const auto& [id, job] : exec->engine().jobs()) {
-        if (is_terminal(job.state)) continue;
-        if (job.state == State::waiting &&
-            (job.wait.kind == Wait::Kind::budget || job.wait.kind == Wait::Kind::provider_paused))
-            continue;
-        if (++at_work >= window) return true;
-    }
-    return false;
+bool Daemon::Impl::window_full() {
+    count_open();
+    return static_cast<size_t>(counts.open - counts.budget_held - counts.paused) >= claim_window();
 }
 
 bool Daemon::Impl::hold(const std::string& name, int priority) {

@@ -161,7 +161,7 @@ struct Daemon::Impl {
     std::set<Waiting> backlog;
     uint64_t backlog_order = 0;
     size_t claim_window() const;
-    bool window_full() const;
+    bool window_full();
     // Keeps a ready manifest in the inbox when the window is full; true when it did.
     bool hold(const std::string& name, int priority);
     void take_backlog();

@@ -106,7 +106,7 @@ size_t manifests_in(const std::string& inbox) {
     DIR* dir = ::opendir(inbox.c_str());
     if (!dir) return 0;
     while (const dirent* e = ::readdir(dir))
-        if (e->d_name[0] != '.' && intake::is_manifest_name(e->d_name)) ++n;
+        if (intake::is_manifest_name(e->d_name)) ++n;
     ::closedir(dir);
     return n;
 }

@@ -33,7 +33,7 @@ void Engine::start_submit(Job& job, int slot, TimePoint now, Commands& out) {
     job.reconcile_passes = 0;
     sched_.on_submit(job.spec.provider, slot, now);
     std::erase_if(job.recent_creates,
-                  [&](const Job::SentCreate& c) { return c.at + Millis{60'000} <= now; });
+                  [&](const Job::SentCreate& c) { return c.at + kCreateWindow <= now; });
     job.recent_creates.push_back({slot, now});
     // Recorded (on entering `submitting`) before the request goes out: after a crash this job
     // is reconciled, not resent, and the create counts against the key's minute after a

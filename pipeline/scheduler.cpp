@@ -8,8 +8,6 @@ namespace vd {
 
 namespace {
 
-constexpr Millis kMinute{60 * 1000};
-
 double effective_rate(const ProviderSettings& p, const KeyState& k) {
     return std::max(p.submits_per_minute * k.slowdown, 0.1);
 }
@@ -90,7 +88,7 @@ Scheduler::Decision Scheduler::can_submit(const std::string& provider, TimePoint
         TimePoint bucket_at = k.bucket.ready_at(rate, now);
         if (static_cast<int>(k.recent.size()) >= window_limit(p, k))
             bucket_at =
-                std::max(bucket_at, k.recent[k.recent.size() - window_limit(p, k)] + kMinute);
+                std::max(bucket_at, k.recent[k.recent.size() - window_limit(p, k)] + kCreateWindow);
         if (bucket_at > at) {
             at = bucket_at;
             why = Wait::rate(provider, int(std::round(rate)));
@@ -116,7 +114,7 @@ void Scheduler::on_submit(const std::string& provider, int slot, TimePoint now) 
     k->bucket.refill(rate, now);
     k->bucket.tokens -= 1;
     k->recent.push_back(now);
-    while (!k->recent.empty() && k->recent.front() + kMinute <= now)
+    while (!k->recent.empty() && k->recent.front() + kCreateWindow <= now)
         k->recent.pop_front();
     ++k->creates_sent;
 }
@@ -140,7 +138,7 @@ void Scheduler::restore(const nlohmann::json& snapshot, const std::vector<SentCr
                         TimePoint now) {
     auto recall = [&](const std::string& provider, int slot, TimePoint at) {
         KeyState* k = mut(provider, slot);
-        if (k && at + kMinute > now) k->recent.push_back(at);
+        if (k && at + kCreateWindow > now) k->recent.push_back(at);
     };
     for (const auto& c : creates)
         recall(c.provider, c.slot, c.at);
@@ -171,7 +169,7 @@ void Scheduler::restore(const nlohmann::json& snapshot, const std::vector<SentCr
             // spent it.
             if (!k.recent.empty()) {
                 k.bucket.tokens = 0;
-                k.bucket.last = std::max(k.recent.back(), now - kMinute);
+                k.bucket.last = std::max(k.recent.back(), now - kCreateWindow);
             }
         }
 }

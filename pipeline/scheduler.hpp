@@ -26,6 +26,9 @@ struct TokenBucket {
     TimePoint ready_at(double per_minute, TimePoint now) const;
 };
 
+// The window submits_per_minute counts creates in.
+inline constexpr Millis kCreateWindow{60 * 1000};
+
 struct KeyState {
     TokenBucket bucket;
     // Creates of the last minute: a hard guarantee that no 60 s window holds more than
