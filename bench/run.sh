@@ -131,7 +131,9 @@ bench/download.sh >"$BENCH_TMP/download"
     echo "## Download"
     echo
     echo "A ~200 MB MP4 from the mock on loopback: videodrop's own transfer time (its debug log:"
-    echo "body written and fsynced) against \`curl -o\` of the same URL; peak RSS of each process."
+    echo "libcurl's total time, the body written to the file; the fsync that follows, which"
+    echo "\`curl -o\` does not do, is not counted) against \`curl -o\` of the same URL; peak RSS"
+    echo "of each process."
     echo
     echo "| tool | MB | MB/s | peak RSS MiB |"
     echo "|---|---|---|---|"
@@ -181,7 +183,9 @@ if [ -n "$before" ]; then
     say "before and after: $small jobs, latency, idle and status with $before"
     for ((r = 1; r <= RUNS; r++)); do
         VD=$before bench/throughput.sh videodrop "$small" demux | sed 's/^videodrop/before/' >>"$rows"
+        VD=$before bench/throughput.sh videodrop "$large" demux | sed 's/^videodrop/before-large/' >>"$rows"
     done
+    VD=$before bench/download.sh >"$BENCH_TMP/download-before"
     VD=$before bench/idle_status.sh "$large_spool" "$idle_secs" >"$BENCH_TMP/idle-before"
     VD=$before bench/latency.sh "$build" "$small" >"$BENCH_TMP/latency-before"
     {
@@ -198,6 +202,15 @@ if [ -n "$before" ]; then
             printf "| CPU ms/job, %d jobs | %.2f | %.2f |\n", n, 1000 * bc / n, 1000 * ac / n
             printf "| peak RSS MiB, %d jobs | %.1f | %.1f |\n", n, bm / 1024, am / 1024
             printf "| polls/job, %d jobs | %.2f | %.2f |\n", n, bp / n, ap / n }'
+        awk -v n="$large" -v bc="$(col "$rows" before-large 4)" -v ac="$(col "$rows" videodrop-large 4)" \
+            -v bm="$(col "$rows" before-large 5)" -v am="$(col "$rows" videodrop-large 5)" \
+            -v bw="$(col "$rows" before-large 3)" -v aw="$(col "$rows" videodrop-large 3)" 'BEGIN {
+            printf "| CPU ms/job, %d jobs | %.2f | %.2f |\n", n, 1000 * bc / n, 1000 * ac / n
+            printf "| peak RSS MiB, %d jobs | %.1f | %.1f |\n", n, bm / 1024, am / 1024
+            printf "| jobs/s, %d jobs | %.1f | %.1f |\n", n, n / bw, n / aw }'
+        awk -v b="$(col "$BENCH_TMP/download-before" videodrop 3)" -v bc="$(col "$BENCH_TMP/download-before" curl 3)" \
+            -v a="$(col "$BENCH_TMP/download" videodrop 3)" -v ac="$(col "$BENCH_TMP/download" curl 3)" 'BEGIN {
+            printf "| download MB/s (%% of curl -o in the same run) | %.0f (%.0f%%) | %.0f (%.0f%%) |\n", b, 100 * b / bc, a, 100 * a / ac }'
         for label in empty finished; do
             awk -v l="$label" -v b="$(awk -v l="$label" '$1 == "idle" && $2 == l { print $3 }' "$BENCH_TMP/idle-before")" \
                 -v a="$(awk -v l="$label" '$1 == "idle" && $2 == l { print $3 }' "$BENCH_TMP/idle")" \
