@@ -2,6 +2,8 @@
 # Throughput and cost: N manifests through one tool against the mock in its own process (1 s
 # generation, no queue time), the same concurrency (64) and poll interval (1 s) for every tool.
 # Usage: throughput.sh TOOL N [VERIFY_LEVEL]     TOOL: videodrop | shell | node
+# TIME_LIMIT=S stops videodrop after S seconds (SIGTERM, then SIGKILL 20 s later) and reports
+# what it delivered by then, for an older binary that may not finish.
 # Prints one line: TOOL N WALL_S CPU_S MAXRSS_KB CREATES POLLS LISTS DOWNLOADS DELIVERED USER_S SYS_S
 # (CPU and RSS are the tool's own process tree: for videodrop the daemon alone, for the baselines
 # the script with its curl, jq, ffprobe and inotifywait children.)
@@ -22,9 +24,13 @@ min_interval = \"1s\"
 
 [verify]
 level = \"$level\""
-    timed "$BENCH_TMP/time" "$VD" -c "$BENCH_TMP/tp.toml" once >/dev/null 2>"$BENCH_TMP/tp.err" || {
-        echo "bench: videodrop once failed: $(tail -5 "$BENCH_TMP/tp.err")" >&2
-        exit 1
+    limit=()
+    [ -n "${TIME_LIMIT:-}" ] && limit=(timeout --foreground -k 20 -s TERM "$TIME_LIMIT")
+    timed "$BENCH_TMP/time" "${limit[@]}" "$VD" -c "$BENCH_TMP/tp.toml" once >/dev/null 2>"$BENCH_TMP/tp.err" || {
+        [ -n "${TIME_LIMIT:-}" ] || {
+            echo "bench: videodrop once failed: $(tail -5 "$BENCH_TMP/tp.err")" >&2
+            exit 1
+        }
     }
     ;;
 shell)
@@ -36,7 +42,8 @@ node)
         "$MOCK_URL" "$n" 64 1 2>"$BENCH_TMP/tp.err"
     ;;
 esac
-read -r wall user sys rss <"$BENCH_TMP/time"
+# (GNU time puts a "Command exited with non-zero status" line first when the limit cut it short.)
+read -r wall user sys rss < <(tail -1 "$BENCH_TMP/time")
 delivered=$(find "$spool/outbox" -maxdepth 1 -name '*.mp4' | wc -l)
 echo "$tool $n $wall $(awk "BEGIN { print $user + $sys }") $rss $(count_requests "$BENCH_TMP/tp-$tool.log") $delivered $user $sys"
 # The spool of the large run (KEEP_SPOOL=1) is kept for the idle and status measurements.
